@@ -1,0 +1,128 @@
+"""CoupleModel: a Mesa model holding a population of couples."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Iterable
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.agents import PartnerAgent
+from sim.dynamics import STATE_FIELDS, cycle_intensity, dissolution_count
+from sim.outcomes import CycleTracker
+from sim.population import ROLES, Override, Population, make_population
+from sim.randomness import daily_normals
+from sim.tables import DAILY_COLUMNS
+
+_AGENT_REPORTERS = {"couple_id": "couple_id", "role": "role", "style": "style",
+                    **{name: name for name in STATE_FIELDS},
+                    "responsiveness": "responsiveness", "goal_support": "goal_support"}
+
+
+class CoupleModel(mesa.Model):
+    """Couples whose attachment anxiety and avoidance drive pursue-withdraw cycles.
+
+    One step is one day. Within a couple the update is simultaneous: every
+    partner first decides from yesterday's state, then every partner applies,
+    so activation order cannot decide who pursues.
+
+    Args:
+        pairing: a preset pairing, e.g. ``"anxious-avoidant"`` (partner a
+            anxious, partner b avoidant), or None for the declared defaults.
+        n_couples: how many couples of that pairing (or drawn couples).
+        seed: root seed; the model's ``rng`` and every couple's random stream
+            derive from it.
+        drawn: draw a realistic population instead of repeating the pairing.
+        overrides: ``"[selector.]name=value"`` strings or Override objects.
+        days: planned run length, which sets the outcome windows (default 365).
+        population: a ready Population (then pairing, n_couples, drawn and
+            overrides are ignored).
+    """
+
+    def __init__(self, pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = None,
+                 drawn: bool = False, overrides: Iterable[Override | str] = (), days: int = 365,
+                 population: Population | None = None):
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
+        super().__init__(rng=seed)
+        self.seed = seed
+        self.population = population or make_population(pairing, n_couples, seed, drawn, overrides)
+        pop = self.population
+        self.days = days
+        self.day = 0
+        self.together = np.ones(pop.n, dtype=bool)
+        self.dissolution_streak = np.zeros(pop.n, dtype=np.int64)
+        self.normals_today = np.zeros((pop.n, 2, 1))
+        self.shock_today = np.zeros(pop.n)
+        self.couples: list[tuple[PartnerAgent, PartnerAgent]] = []
+        for c in range(pop.n):
+            pair = tuple(PartnerAgent(self, c, role, pop.style[c, r],
+                                      SimpleNamespace(**{k: float(v[c, r]) for k, v in pop.partner.items()}))
+                         for r, role in enumerate(ROLES))
+            pair[0].partner, pair[1].partner = pair[1], pair[0]
+            self.couples.append(pair)
+        for agent in self.agents:
+            agent.start()
+        self.tracker = CycleTracker(pop.n, days, pop.couple["shock_day"], self.state_arrays(),
+                                    pop.classification)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                "day": "day",
+                "mean_pursuit": lambda m: m.agents.agg("pursuit", np.mean),
+                "mean_withdrawal": lambda m: m.agents.agg("withdrawal", np.mean),
+                "mean_distress": lambda m: m.agents.agg("distress", np.mean),
+                "mean_cycle_intensity": lambda m: float(np.mean(m.cycle_intensity())),
+                "couples_together": lambda m: int(m.together.sum()),
+            },
+            agent_reporters={"day": lambda a: a.model.day, "together": lambda a: bool(a.model.together[a.couple_id]),
+                             **_AGENT_REPORTERS},
+        )
+        self.datacollector.collect(self)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Every state variable as an array of shape (couples, 2)."""
+        return {name: np.array([[getattr(a, name), getattr(b, name)] for a, b in self.couples])
+                for name in STATE_FIELDS}
+
+    def cycle_intensity(self) -> np.ndarray:
+        """Today's cycle intensity of each couple (see sim.dynamics.cycle_intensity)."""
+        s = self.state_arrays()
+        return cycle_intensity(s["pursuit"][:, 0], s["withdrawal"][:, 0], s["pursuit"][:, 1], s["withdrawal"][:, 1])
+
+    def step(self) -> None:
+        """Advance every couple by one day."""
+        self.day += 1
+        pop = self.population
+        self.normals_today = daily_normals(pop.keys, self.day)
+        self.shock_today = np.where(pop.couple["shock_day"] == self.day, pop.couple["shock_size"], 0.0)
+        lived = self.together.copy()
+        self.agents.do("decide")
+        self.agents.do("apply")
+        state = self.state_arrays()
+        self.tracker.update(self.day, state, lived)
+        self.dissolution_streak = dissolution_count(self.dissolution_streak, state["distress"][:, 0],
+                                                    state["distress"][:, 1], pop.couple["dissolution_distress"])
+        ending = lived & pop.couple["dissolution"] & (self.dissolution_streak >= pop.couple["dissolution_days"])
+        self.together &= ~ending
+        self.tracker.dissolve(self.day, ending)
+        self.datacollector.collect(self)
+
+    def run(self, days: int | None = None) -> "CoupleModel":
+        """Step ``days`` days (default: the planned run length)."""
+        for _ in range(self.days if days is None else days):
+            self.step()
+        return self
+
+    def outcomes(self) -> pd.DataFrame:
+        """One row per couple: outcome metrics and classification so far."""
+        return self.tracker.summary()
+
+    def daily_table(self) -> pd.DataFrame:
+        """The tidy daily table: one row per agent per day (see sim.tables.DAILY_COLUMNS)."""
+        frame = self.datacollector.get_agent_vars_dataframe().reset_index()
+        frame = frame.rename(columns={"AgentID": "agent_id"})
+        frame["pairing"] = self.population.pairing[frame["couple_id"].to_numpy()]
+        return frame[list(DAILY_COLUMNS)].sort_values(["day", "couple_id", "role"], kind="stable") \
+            .reset_index(drop=True)

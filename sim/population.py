@@ -1,0 +1,245 @@
+"""Couples to simulate: named pairings (presets) or drawn populations.
+
+A :class:`Population` holds every declared parameter resolved to arrays:
+partner-scope parameters as ``(couples, 2)`` (column 0 is partner ``a``,
+column 1 partner ``b``), couple-scope parameters as ``(couples,)``. Both the
+Mesa model and the batch engine are built from one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from sim import params as P
+from sim.randomness import couple_keys, setup_draws
+
+STYLES = ("secure", "anxious", "avoidant", "fearful")
+
+# Centre of each style on the ECR-R scale (anxiety, avoidance): the four
+# quadrants of Fraley, Waller & Brennan's two dimensions, split at the
+# midpoint 4 (theory.md s.1). Values are assumptions placed well inside each
+# quadrant.
+STYLE_TRAITS = {
+    "secure": (2.0, 2.0),
+    "anxious": (5.0, 2.5),
+    "avoidant": (2.5, 5.0),
+    "fearful": (5.0, 5.0),
+}
+
+# Support each style typically gives (responsiveness, goal support). Avoidance
+# predicts less responsive caregiving; anxiety predicts intrusive, less
+# sensitive caregiving and less encouragement of the partner's independence
+# (Collins & Feeney 2000; Feeney & Collins 2001). Levels are assumptions.
+STYLE_SUPPORT = {
+    "secure": (0.70, 0.65),
+    "anxious": (0.50, 0.40),
+    "avoidant": (0.30, 0.60),
+    "fearful": (0.30, 0.40),
+}
+
+# P(style of partner b | style of partner a) under assortative pairing, in the
+# order of STYLES. Kirkpatrick & Davis (1994) found no anxious-anxious and no
+# avoidant-avoidant pairs among 354 couples and anxious-avoidant pairs more
+# often than chance; partners' security is correlated (Hudson et al. 2014).
+# The exact shares are assumptions shaped by those findings.
+PAIRING_MATRIX = np.array([
+    [0.70, 0.12, 0.15, 0.03],
+    [0.45, 0.00, 0.50, 0.05],
+    [0.50, 0.45, 0.00, 0.05],
+    [0.50, 0.25, 0.25, 0.00],
+])
+
+PAIRINGS = tuple(f"{x}-{y}" for x, y in product(STYLES, STYLES))
+# The pairings the documentation and the app offer first.
+PRESETS = ("secure-secure", "anxious-avoidant", "anxious-secure", "avoidant-secure",
+           "anxious-anxious", "avoidant-avoidant", "fearful-secure")
+ROLES = ("a", "b")
+
+
+class PopulationError(ValueError):
+    """An unknown pairing or a malformed override."""
+
+
+def style_of(anxiety, avoidance):
+    """Style label from ECR-R scores: the quadrant, split at the scale midpoint 4."""
+    anxious = np.asarray(anxiety) >= 4.0
+    avoidant = np.asarray(avoidance) >= 4.0
+    return np.where(anxious & avoidant, "fearful",
+                    np.where(anxious, "anxious", np.where(avoidant, "avoidant", "secure")))
+
+
+@dataclass(frozen=True)
+class Override:
+    """``--set [selector.]name=value``: a selector is a role (a, b) or a style."""
+
+    name: str
+    value: Any
+    selector: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Override":
+        """Parse ``name=value`` or ``selector.name=value``."""
+        match = re.fullmatch(r"\s*(?:([A-Za-z]+)\.)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*", text)
+        if not match:
+            raise P.ParameterError(text, text, "NAME=VALUE or SELECTOR.NAME=VALUE (selector: a, b or a style)")
+        selector, name, value = match.groups()
+        return cls(name, value, selector)
+
+    def checked(self) -> "Override":
+        """Validate against the declarations; returns the override with a typed value."""
+        decl = P.declaration(self.name)
+        if self.selector is not None:
+            if decl.scope != "partner":
+                raise P.ParameterError(f"{self.selector}.{self.name}", self.value,
+                                       f"no selector: {self.name} is a {decl.scope}-level parameter")
+            if self.selector not in ROLES + STYLES:
+                raise P.ParameterError(f"{self.selector}.{self.name}", self.value,
+                                       "a selector among " + ", ".join(ROLES + STYLES))
+        return Override(self.name, P.coerce(self.name, self.value), self.selector)
+
+
+@dataclass
+class Population:
+    """Every parameter of every couple, resolved to arrays."""
+
+    pairing: np.ndarray                 # (n,) e.g. "anxious-avoidant"
+    style: np.ndarray                   # (n, 2) style at the start
+    partner: dict[str, np.ndarray]      # (n, 2) per partner-scope parameter
+    couple: dict[str, np.ndarray]       # (n,) per couple-scope parameter
+    classification: dict[str, Any]      # run-wide thresholds
+    keys: np.ndarray                    # (n,) uint64 random-stream keys
+    spawn_keys: list[tuple[int, ...]] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of couples."""
+        return len(self.keys)
+
+    def subset(self, index) -> "Population":
+        """The couples at ``index`` (a slice or integer array)."""
+        spawn = [self.spawn_keys[i] for i in np.arange(self.n)[index]] if self.spawn_keys else []
+        return Population(self.pairing[index], self.style[index],
+                          {k: v[index] for k, v in self.partner.items()},
+                          {k: v[index] for k, v in self.couple.items()},
+                          dict(self.classification), self.keys[index], spawn)
+
+    @staticmethod
+    def concat(parts: Sequence["Population"]) -> "Population":
+        """Couples of several populations side by side (e.g. several sweep cells)."""
+        first = parts[0]
+        return Population(
+            np.concatenate([p.pairing for p in parts]), np.concatenate([p.style for p in parts]),
+            {k: np.concatenate([p.partner[k] for p in parts]) for k in first.partner},
+            {k: np.concatenate([p.couple[k] for p in parts]) for k in first.couple},
+            dict(first.classification), np.concatenate([p.keys for p in parts]),
+            [k for p in parts for k in p.spawn_keys])
+
+
+def _check_pairing(pairing: str) -> tuple[str, str]:
+    if pairing not in PAIRINGS:
+        raise P.ParameterError("preset", pairing, "one of " + ", ".join(PRESETS)
+                               + " (or any STYLE-STYLE of " + ", ".join(STYLES) + ")")
+    first, second = pairing.split("-")
+    return first, second
+
+
+def _preset_values(pairing: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    styles = np.array([_check_pairing(pairing)] * n, dtype=object).reshape(n, 2)
+    values = {name: np.empty((n, 2)) for name in ("anxiety", "avoidance", "responsiveness", "goal_support")}
+    for col, style in enumerate(styles[0] if n else []):
+        values["anxiety"][:, col], values["avoidance"][:, col] = STYLE_TRAITS[style]
+        values["responsiveness"][:, col], values["goal_support"][:, col] = STYLE_SUPPORT[style]
+    return styles, values
+
+
+def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Draw styles (prevalence, assortative pairing), then traits and support around each style."""
+    P.check_population_shares(settings)
+    shares = np.array([0.0, settings["share_anxious"], settings["share_avoidant"], settings["share_fearful"]])
+    shares[0] = max(0.0, 1.0 - shares[1:].sum())
+    uniform, normal = setup_draws(keys)
+    first = np.minimum(np.searchsorted(np.cumsum(shares), uniform[:, 0], side="right"), 3)
+    mixing = settings["assortative_pairing"]
+    conditional = (1.0 - mixing) * shares[None, :] + mixing * PAIRING_MATRIX[first]
+    conditional /= conditional.sum(axis=1, keepdims=True)
+    second = np.minimum((np.cumsum(conditional, axis=1) <= uniform[:, 1:2]).sum(axis=1), 3)
+    index = np.stack([first, second], axis=1)
+    styles = np.array(STYLES, dtype=object)[index]
+    traits = np.array([STYLE_TRAITS[s] for s in STYLES])[index]          # (n, 2, 2)
+    support = np.array([STYLE_SUPPORT[s] for s in STYLES])[index]        # (n, 2, 2)
+    sd_t, sd_s = settings["trait_sd"], settings["support_sd"]
+    values = {
+        "anxiety": np.clip(traits[..., 0] + sd_t * normal[..., 0], 1.0, 7.0),
+        "avoidance": np.clip(traits[..., 1] + sd_t * normal[..., 1], 1.0, 7.0),
+        "responsiveness": np.clip(support[..., 0] + sd_s * normal[..., 2], 0.0, 1.0),
+        "goal_support": np.clip(support[..., 1] + sd_s * normal[..., 3], 0.0, 1.0),
+    }
+    return styles, values
+
+
+def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = 0,
+                    drawn: bool = False, overrides: Iterable[Override | str] = (),
+                    spawn_keys: Sequence[tuple[int, ...]] | None = None) -> Population:
+    """Build a population of couples.
+
+    Args:
+        pairing: a preset such as ``"anxious-avoidant"`` (partner a anxious,
+            partner b avoidant); ``None`` gives both partners the declared defaults.
+        n_couples: how many couples.
+        seed: root seed of the couples' random streams.
+        drawn: draw styles, traits and support from realistic distributions
+            (theory.md s.1) instead of repeating the pairing.
+        overrides: ``Override`` objects or ``"[selector.]name=value"`` strings,
+            applied after the pairing or the draw.
+        spawn_keys: one tuple per couple naming its random stream; default ``(c,)``.
+    """
+    if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
+        raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
+    checked = [(o if isinstance(o, Override) else Override.parse(o)).checked() for o in overrides]
+    spawn = [tuple(int(x) for x in k) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
+    if len(spawn) != n_couples:
+        raise ValueError("spawn_keys must give one key per couple")
+    keys = couple_keys(seed, spawn)
+
+    settings = P.defaults()
+    settings.update({o.name: o.value for o in checked if P.PARAMETERS[o.name].scope == "population"})
+    if drawn:
+        styles, traits = _drawn_values(keys, settings)
+        pairing_names = np.array([f"{x}-{y}" for x, y in styles], dtype=object)
+    elif pairing is None:
+        styles = np.array([["", ""]] * n_couples, dtype=object)
+        traits = {}
+        pairing_names = np.array(["custom"] * n_couples, dtype=object)
+    else:
+        styles, traits = _preset_values(pairing, n_couples)
+        pairing_names = np.array([pairing] * n_couples, dtype=object)
+
+    partner = {name: np.full((n_couples, 2), float(P.PARAMETERS[name].default)) for name in P.names("partner")}
+    partner.update(traits)
+    if pairing is None and not drawn:
+        styles = style_of(partner["anxiety"], partner["avoidance"]).astype(object)
+    couple = {name: np.full(n_couples, P.PARAMETERS[name].default, dtype=P.PARAMETERS[name].kind)
+              for name in P.names("couple")}
+    classification = P.defaults("classification")
+
+    for o in checked:
+        scope = P.PARAMETERS[o.name].scope
+        if scope == "partner":
+            if o.selector is None:
+                mask = np.ones((n_couples, 2), dtype=bool)
+            elif o.selector in ROLES:
+                mask = np.zeros((n_couples, 2), dtype=bool)
+                mask[:, ROLES.index(o.selector)] = True
+            else:
+                mask = styles == o.selector
+            partner[o.name] = np.where(mask, float(o.value), partner[o.name])
+        elif scope == "couple":
+            couple[o.name][:] = o.value
+        elif scope == "classification":
+            classification[o.name] = o.value
+    return Population(pairing_names, styles, partner, couple, classification, keys, spawn)
