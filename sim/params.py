@@ -16,6 +16,7 @@ the equations use them rescaled to 0-1 (see :func:`sim.dynamics.unit_trait`).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
@@ -49,9 +50,13 @@ class Parameter:
 class ParameterError(ValueError):
     """A parameter name or value that the declarations do not allow."""
 
-    def __init__(self, name: str, value: Any, allowed: str):
+    def __init__(self, name: str, value: Any, allowed: str, unknown: bool = False):
         self.name, self.value, self.allowed = name, value, allowed
-        super().__init__(f"parameter {name!r}: value {value!r} is not allowed; expected {allowed}")
+        if unknown:
+            message = f"unknown parameter {name!r} (value {value!r}); expected {allowed}"
+        else:
+            message = f"parameter {name!r}: value {value!r} is not allowed; expected {allowed}"
+        super().__init__(message)
 
 
 ECR = "ECR-R score, 1-7"
@@ -250,13 +255,15 @@ def defaults(scope: Scope | None = None) -> dict[str, Any]:
     return {p.name: p.default for p in _DECLARATIONS if scope is None or p.scope == scope}
 
 
-def declaration(name: str) -> Parameter:
-    """The declaration of ``name``; a clear error listing the known names otherwise."""
+def declaration(name: str, value: Any = None) -> Parameter:
+    """The declaration of ``name``; a clear error suggesting close names otherwise."""
     try:
         return PARAMETERS[name]
     except KeyError:
-        raise ParameterError(name, "(unknown parameter)",
-                             "one of the declared parameters (see `cycles params`)") from None
+        close = difflib.get_close_matches(name, PARAMETERS, n=3)
+        hint = f" such as {', '.join(close)}" if close else ""
+        raise ParameterError(name, value, f"a declared parameter{hint} (`cycles params` lists them)",
+                             unknown=True) from None
 
 
 def coerce(name: str, value: Any) -> float | int | bool:
@@ -265,7 +272,7 @@ def coerce(name: str, value: Any) -> float | int | bool:
     Accepts strings as given on a command line ("0.3", "true"). Raises
     :class:`ParameterError` naming the parameter, the value and what is allowed.
     """
-    p = declaration(name)
+    p = declaration(name, value)
     raw = value
     if p.kind is bool:
         if isinstance(value, str):
@@ -302,3 +309,27 @@ def check_population_shares(values: Mapping[str, Any]) -> None:
     if total > 1 + 1e-12:
         raise ParameterError("share_anxious+share_avoidant+share_fearful", round(total, 6),
                              "a sum of at most 1 (the rest of the population is secure)")
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def table_rows() -> list[dict[str, str]]:
+    """One row of strings per parameter, in documentation order."""
+    ordered = sorted(_DECLARATIONS, key=lambda p: GROUP_ORDER.index(p.group))
+    return [{"name": p.name, "group": p.group, "scope": p.scope, "default": _format_value(p.default),
+             "range": "true/false" if p.kind is bool else f"{_format_value(p.low)}-{_format_value(p.high)}",
+             "unit": p.unit, "meaning": p.meaning, "source": p.source} for p in ordered]
+
+
+def markdown_table() -> str:
+    """The parameter table of docs/ODD.md, generated from the declarations."""
+    head = "| name | group | scope | default | range | unit | meaning | source |\n|---|---|---|---|---|---|---|---|\n"
+    return head + "".join(
+        "| `{name}` | {group} | {scope} | {default} | {range} | {unit} | {meaning} | {source} |\n".format(**row)
+        for row in table_rows())

@@ -92,7 +92,7 @@ class Override:
 
     def checked(self) -> "Override":
         """Validate against the declarations; returns the override with a typed value."""
-        decl = P.declaration(self.name)
+        decl = P.declaration(self.name, self.value)
         if self.selector is not None:
             if decl.scope != "partner":
                 raise P.ParameterError(f"{self.selector}.{self.name}", self.value,

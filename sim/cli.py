@@ -1,0 +1,153 @@
+"""The ``cycles`` command: parses arguments and delegates; no model logic here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from sim import params as P
+from sim.population import PRESETS, Override, make_population
+from sim.storage import check_writable, write_json, write_parquet
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2, nothing written."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 1")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 1")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 0")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 0")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line with exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``cycles`` command."""
+    parser = _Parser(prog="cycles", description="Simulate the anxious-avoidant pursue-withdraw cycle in couples.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="simulate couples and write the daily table")
+    run.add_argument("--preset", default="anxious-avoidant",
+                     help=f"pairing, partner a first (default anxious-avoidant); one of {', '.join(PRESETS)}, "
+                          "or any STYLE-STYLE of secure, anxious, avoidant, fearful")
+    run.add_argument("--couples", type=_positive_int, default=1, help="number of couples (default 1)")
+    run.add_argument("--population", action="store_true",
+                     help="draw couples from realistic distributions instead of repeating the preset")
+    run.add_argument("--days", type=_positive_int, default=365, help="days to simulate (default 365)")
+    run.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
+                     help="override a declared parameter; WHO is a role (a, b) or a style "
+                          "(e.g. avoidant.responsiveness=0.8); repeatable")
+    run.add_argument("--engine", choices=("batch", "mesa"), default="batch",
+                     help="driver: the numpy batch engine (default) or the Mesa model; same output")
+    run.add_argument("--out", default="results/run.parquet",
+                     help="daily table (Parquet); outcomes and manifest are written beside it")
+
+    prm = sub.add_parser("params", help="list every declared parameter")
+    prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
+    return parser
+
+
+def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
+    labels = outcomes["classification"].tolist()
+    what = "drawn population" if args.population else args.preset
+    head = f"{what}: {len(labels)} couple(s), {args.days} days, seed {args.seed}, {args.engine} engine, {seconds:.2f}s"
+    counts = ", ".join(f"{k} {v}" for k, v in Counter(labels).most_common())
+    if len(labels) <= 20:
+        each = " ".join(f"#{i}={label}" for i, label in enumerate(labels))
+        return f"{head} | {each} | {counts}"
+    return f"{head} | {counts}"
+
+
+def command_run(args: argparse.Namespace) -> int:
+    """``cycles run``: simulate and write the daily table, outcomes and manifest."""
+    out = Path(args.out)
+    if out.suffix != ".parquet":
+        raise UsageError(f"--out: path {str(out)!r} is not allowed; expected a file name ending in .parquet")
+    outcomes_path = out.with_name(out.stem + ".outcomes.parquet")
+    manifest_path = out.with_name(out.stem + ".manifest.json")
+    for path in (out, outcomes_path, manifest_path):
+        try:
+            check_writable(path)
+        except OSError as exc:
+            raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder")
+    overrides = [Override.parse(text).checked() for text in args.overrides]
+    population = make_population(None if args.population else args.preset, args.couples, args.seed,
+                                 drawn=args.population, overrides=overrides)
+
+    started = time.perf_counter()
+    if args.engine == "mesa":
+        from sim.model import CoupleModel
+        model = CoupleModel(population=population, days=args.days, seed=args.seed).run()
+        daily, outcomes = model.daily_table(), model.outcomes()
+    else:
+        from sim.engine import simulate
+        result = simulate(population, args.days, series_couples=range(population.n))
+        daily, outcomes = result.series, result.outcomes
+    seconds = time.perf_counter() - started
+    outcomes.insert(0, "couple_id", range(population.n))
+    outcomes.insert(1, "pairing", population.pairing)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(daily, out)
+    write_parquet(outcomes, outcomes_path)
+    from sim.manifest import build, now
+    write_json(build(command="run", arguments=vars(args), overrides=[o.__dict__ for o in overrides],
+                     couples=population.n, days=args.days, seed=args.seed, finished=now(),
+                     seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]), manifest_path)
+    print(_summary_line(args, outcomes, seconds))
+    return 0
+
+
+def command_params(args: argparse.Namespace) -> int:
+    """``cycles params``: the declared parameters."""
+    if args.markdown:
+        print(P.markdown_table(), end="")
+        return 0
+    rows = P.table_rows()
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in ("name", "scope", "default", "range", "unit")}
+    cols = list(widths)
+    print("  ".join(c.ljust(widths[c]) for c in cols) + "  source")
+    for r in rows:
+        print("  ".join(r[c].ljust(widths[c]) for c in cols) + "  " + r["source"])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``cycles`` console command."""
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"run": command_run, "params": command_params}[args.command]
+        return handler(args)
+    except (UsageError, P.ParameterError) as exc:
+        print(f"cycles: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
