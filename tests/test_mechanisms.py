@@ -1,0 +1,163 @@
+"""One unit test per mechanism of sim.dynamics: each checks the direction the theory gives it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim import dynamics as d
+from sim.randomness import couple_keys, daily_normals
+
+
+def test_trait_rescaling_round_trips():
+    assert d.unit_trait(1.0) == 0.0 and d.unit_trait(7.0) == 1.0
+    assert d.ecr_score(d.unit_trait(4.3)) == pytest.approx(4.3)
+
+
+def test_daily_stressor_is_non_negative_and_carries_the_shock():
+    assert d.daily_stressor(0.05, 0.1, -5.0, 0.0) == 0.0
+    assert d.daily_stressor(0.05, 0.1, 1.0, 0.0) == pytest.approx(0.15)
+    assert d.daily_stressor(0.05, 0.1, 0.0, 1.5) == pytest.approx(1.55)
+
+
+def test_appraisal_anxious_read_distance_avoidant_read_pressure():
+    kw = dict(perceived_goal_support=0.0, perceived_responsiveness=1.0, distance_sensitivity=0.6,
+              pressure_sensitivity=0.6, goal_support_as_distance=0.6)
+    anxious = dict(a=0.8, v=0.1)
+    avoidant = dict(a=0.1, v=0.8)
+    # The anxious agent is hurt by withdrawal far more than by pursuit; the avoidant the reverse.
+    assert d.appraised_threat(**anxious, partner_withdrawal=1, partner_pursuit=0, **kw) > \
+        4 * d.appraised_threat(**anxious, partner_withdrawal=0, partner_pursuit=1, **kw)
+    assert d.appraised_threat(**avoidant, partner_withdrawal=0, partner_pursuit=1, **kw) > \
+        4 * d.appraised_threat(**avoidant, partner_withdrawal=1, partner_pursuit=0, **kw)
+
+
+def test_goal_support_without_safe_haven_reads_as_distance_to_the_anxious():
+    kw = dict(v=0.1, partner_withdrawal=0.0, partner_pursuit=0.0, distance_sensitivity=0.6,
+              pressure_sensitivity=0.6, goal_support_as_distance=0.6)
+    no_haven = d.appraised_threat(a=0.8, perceived_goal_support=0.9, perceived_responsiveness=0.0, **kw)
+    haven = d.appraised_threat(a=0.8, perceived_goal_support=0.9, perceived_responsiveness=1.0, **kw)
+    secure = d.appraised_threat(a=0.0, perceived_goal_support=0.9, perceived_responsiveness=0.0, **kw)
+    assert no_haven > 0.3 and haven == 0.0 and secure == 0.0
+
+
+def test_bids_anxious_pursue_secure_bid_calmly_avoidant_suppress():
+    assert d.bid_for_support(a=0.1, v=0.1, distress=0.6, pursuit=0.0) == pytest.approx(0.81 * 0.6)
+    assert d.bid_for_support(a=0.1, v=0.9, distress=0.6, pursuit=0.0) < 0.1
+    assert d.bid_for_support(a=0.9, v=0.1, distress=0.6, pursuit=0.9) == pytest.approx(0.9 + 0.1 * 0.9 * 0.6)
+    assert d.bid_for_support(a=0.9, v=0.1, distress=1.0, pursuit=1.0) == 1.0
+
+
+def test_response_needs_responsiveness_and_a_partner_who_is_not_withdrawn():
+    assert d.partner_response(0.8, 0.0, 0.5) == pytest.approx(0.4)
+    assert d.partner_response(0.8, 1.0, 0.5) == 0.0
+    assert d.partner_response(0.2, 0.0, 0.5) < d.partner_response(0.8, 0.0, 0.5)
+
+
+def test_coregulation_soothes_more_in_a_good_relationship():
+    good = d.coregulation(0.5, satisfaction=0.9, strength=1.0, floor=0.3)
+    poor = d.coregulation(0.5, satisfaction=0.1, strength=1.0, floor=0.3)
+    assert good > 2 * poor > 0
+    assert d.coregulation(0.0, 0.9, 1.0, 0.3) == 0.0
+
+
+def test_distress_relaxes_exactly_towards_its_set_point_and_stays_in_range():
+    # One day of dD/dt = alpha(1-D) - beta D from D=0 with alpha=beta=1: D = 0.5(1 - e^-2).
+    assert d.relax_distress(0.0, 1.0, 1.0) == pytest.approx(0.5 * (1 - math.exp(-2)))
+    assert d.relax_distress(0.3, 0.0, 0.0) == pytest.approx(0.3)
+    assert 0.0 <= d.relax_distress(1.0, 50.0, 0.0) <= 1.0
+    up, down = d.distress_drives(a=0.8, stressor=0.1, threat=0.2, coregulation_drive=0.0, baseline_distress=0.02,
+                                 anxious_distress=0.1, recovery_rate=0.5, rumination=0.5)
+    up0, down0 = d.distress_drives(a=0.0, stressor=0.1, threat=0.2, coregulation_drive=0.0,
+                                   baseline_distress=0.02, anxious_distress=0.1, recovery_rate=0.5, rumination=0.5)
+    assert up > up0 and down < down0  # anxiety: more baseline insecurity, slower recovery (rumination)
+
+
+def test_hyperactivation_and_deactivation_switch_on_above_threshold():
+    assert d.hyperactivation(a=0.9, distress=0.15, threshold=0.2, gain=6) == 0.0
+    assert d.hyperactivation(a=0.9, distress=0.7, threshold=0.2, gain=6) > 0.8
+    assert d.hyperactivation(a=0.1, distress=0.7, threshold=0.2, gain=6) < 0.1   # secure: no protest
+    assert d.deactivation(v=0.9, distress=0.7, threshold=0.2, gain=6) > 0.8
+    assert d.deactivation(v=0.1, distress=0.7, threshold=0.2, gain=6) < 0.1
+    # S-shaped: steeper in the middle than at the onset.
+    x = np.linspace(0, 3, 301)
+    slope = np.diff(d.switch(x))
+    assert slope[:10].mean() < slope[50:60].mean()
+
+
+def test_inertia_and_follow_are_convex_steps():
+    assert d.with_inertia(0.2, 1.0, 0.5) == pytest.approx(0.6)
+    assert d.follow(0.2, 1.0, 0.1) == pytest.approx(0.28)
+
+
+def test_perception_is_discounted_by_anxiety():
+    secure = d.perceive(0.5, received=0.8, a=0.0, bias=0.4, noise_sd=0.0, z=0.0, rate=1.0)
+    anxious = d.perceive(0.5, received=0.8, a=1.0, bias=0.4, noise_sd=0.0, z=0.0, rate=1.0)
+    assert secure == pytest.approx(0.8) and anxious == pytest.approx(0.48)
+    assert 0.0 <= d.perceive(0.5, 1.0, 0.0, 0.4, 1.0, 10.0, 1.0) <= 1.0
+
+
+def test_goal_pursuit_grows_with_support_and_safe_haven_falls_with_distress():
+    kw = dict(base=0.2, goal_support_effect=0.4, safe_haven_effect=0.3, distress_cost=0.3)
+    base = d.goal_pursuit_target(0.5, 0.5, 0.2, **kw)
+    assert d.goal_pursuit_target(0.9, 0.5, 0.2, **kw) > base
+    assert d.goal_pursuit_target(0.5, 0.9, 0.2, **kw) > base   # dependency paradox
+    assert d.goal_pursuit_target(0.5, 0.5, 0.8, **kw) < base
+
+
+def test_goal_support_adds_security_only_on_a_safe_haven():
+    def gain(r, a):
+        return (d.felt_security_from_support(r, 0.8, a, 1.0, 0.6)
+                - d.felt_security_from_support(r, 0.2, a, 1.0, 0.6))
+    assert gain(0.6, 0.7) > 0.2       # with a safe haven goal support raises security
+    assert gain(0.1, 0.7) < 0.0       # without one it lowers an anxious person's security
+    assert d.trust_from_support(0.8, 0.5, partner_pursuit=0.0, secure_base_effect=1.0) > \
+        d.trust_from_support(0.8, 0.5, partner_pursuit=0.9, secure_base_effect=1.0)
+
+
+def test_learning_moves_traits_slowly_towards_experience_and_core():
+    # Full security experience with no core weight lowers anxiety by learning_rate of the gap.
+    after = d.learn_trait(5.5, 5.5, experienced=1.0, learning_rate=0.01, core_weight=0.0)
+    assert after == pytest.approx(d.ecr_score(0.75 - 0.01 * 0.75))
+    # The core pulls back: a score away from its core drifts home when experience is neutral.
+    assert d.learn_trait(4.0, 3.0, experienced=1 - d.unit_trait(4.0), learning_rate=0.01, core_weight=0.5) < 4.0
+    assert d.learn_trait(4.0, 4.0, 0.2, learning_rate=0.0, core_weight=0.5) == 4.0
+
+
+def test_cycle_intensity_takes_the_stronger_direction():
+    assert d.cycle_intensity(0.8, 0.0, 0.1, 0.0) == 0.0
+    assert d.cycle_intensity(0.8, 0.1, 0.1, 0.5) == pytest.approx(0.4)
+    assert d.cycle_intensity(0.1, 0.5, 0.8, 0.1) == pytest.approx(0.4)
+
+
+def test_dissolution_counts_consecutive_days_above_threshold():
+    count = np.array([0, 3, 5])
+    out = d.dissolution_count(count, np.array([0.9, 0.9, 0.1]), np.array([0.1, 0.1, 0.1]), 0.8)
+    assert out.tolist() == [1, 4, 0]
+
+
+def test_partner_day_is_pure():
+    """The same inputs give the same day: no hidden state in the equations."""
+    from types import SimpleNamespace
+    from sim.params import defaults
+    p = SimpleNamespace(**defaults("partner"))
+    s1 = d.initial_state(SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5)._replace(distress=0.6)
+    s2 = d.initial_state(SimpleNamespace(**{**vars(p), "avoidance": 5.0}), 0.5, 0.5)._replace(pursuit=0.3)
+    z = np.zeros(4)
+    first = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5, z, 0.0)
+    again = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5, z, 0.0)
+    assert first == again   # pure: no hidden state
+
+
+def test_random_streams_are_per_couple_and_order_free():
+    keys = couple_keys(7, [(c,) for c in range(5)])
+    assert len(set(keys.tolist())) == 5
+    all_days = daily_normals(keys, 3)
+    one = daily_normals(keys[2:3], 3)
+    assert np.array_equal(all_days[2:3], one)         # a couple's numbers ignore its neighbours
+    assert not np.array_equal(daily_normals(keys, 4), all_days)
+    big = daily_normals(couple_keys(1, [(c,) for c in range(20000)]), 1).ravel()
+    assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02
+    assert abs(np.corrcoef(big[:-1], big[1:])[0, 1]) < 0.02
