@@ -13,30 +13,25 @@ from sim.population import PRESETS, Override, make_population
 from sim.storage import check_writable, write_json, write_parquet
 
 EXIT_USAGE = 2
+_LETTERS = {"escalating": "E", "cycling": "C", "settling": "S", "secure-stable": "s", "dissolved": "D"}
 
 
 class UsageError(Exception):
     """Bad input: reported in one line, exit status 2, nothing written."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 1")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 1")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 0")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected a whole number of at least 0")
-    return value
+def _whole_number(minimum: int):
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(
+                f"value {text!r} is not allowed; expected a whole number of at least {minimum}")
+        return value
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="anxious-avoidant",
                      help=f"pairing, partner a first (default anxious-avoidant); one of {', '.join(PRESETS)}, "
                           "or any STYLE-STYLE of secure, anxious, avoidant, fearful")
-    run.add_argument("--couples", type=_positive_int, default=1, help="number of couples (default 1)")
+    run.add_argument("--couples", type=_whole_number(1), default=1, help="number of couples (default 1)")
     run.add_argument("--population", action="store_true",
                      help="draw couples from realistic distributions instead of repeating the preset")
-    run.add_argument("--days", type=_positive_int, default=365, help="days to simulate (default 365)")
-    run.add_argument("--seed", type=_seed, default=0, help="root seed (default 0)")
+    run.add_argument("--days", type=_whole_number(1), default=365, help="days to simulate (default 365)")
+    run.add_argument("--seed", type=_whole_number(0), default=0, help="root seed (default 0)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
                      help="override a declared parameter; WHO is a role (a, b) or a style "
                           "(e.g. avoidant.responsiveness=0.8); repeatable")
@@ -81,7 +76,12 @@ def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
     if len(labels) <= 20:
         each = " ".join(f"#{i}={label}" for i, label in enumerate(labels))
         return f"{head} | {each} | {counts}"
-    return f"{head} | {counts}"
+    if len(labels) <= 500:
+        # One letter per couple keeps every couple's classification on one line.
+        each = "".join(_LETTERS[label] for label in labels)
+        legend = ", ".join(f"{v} {k}" for k, v in _LETTERS.items())
+        return f"{head} | {counts} | by couple: {each} ({legend})"
+    return f"{head} | {counts} (per couple in the outcomes table)"
 
 
 def command_run(args: argparse.Namespace) -> int:
