@@ -38,9 +38,12 @@ class PartnerState(NamedTuple):
 STATE_FIELDS: tuple[str, ...] = PartnerState._fields
 
 
+_PER_POINT = 1.0 / 6.0
+
+
 def unit_trait(score):
     """Rescale an ECR-R score (1-7) to 0-1: ``a = (A - 1) / 6``."""
-    return (score - 1.0) / 6.0
+    return (score - 1.0) * _PER_POINT
 
 
 def ecr_score(unit):
@@ -212,17 +215,16 @@ def trust_from_support(perceived_responsiveness, perceived_goal_support, partner
                   * (1.0 + secure_base_effect * perceived_goal_support))
 
 
-def learn_trait(score, core_score, experienced, learning_rate, core_weight):
-    """Slow revision of a working model, on the ECR-R scale.
+def learn_trait(x, core, experienced, learning_rate, core_weight):
+    """Slow revision of a working model, in 0-1 units.
 
     ``x(t) = x(t-1) + lambda [(1 - w) (x_exp - x(t-1)) + w (x_core - x(t-1))]``
-    in 0-1 units, with ``x_exp = 1 - experience`` (security for anxiety, trust
-    for avoidance) and ``x_core`` the person's stable core (the starting
-    score; Fraley et al. 2011).
+    with ``x_exp = 1 - experience`` (security for anxiety, trust for
+    avoidance) and ``x_core`` the person's stable core (the starting score;
+    Fraley et al. 2011).
     """
-    x = unit_trait(score)
-    target = (1.0 - core_weight) * (1.0 - experienced) + core_weight * unit_trait(core_score)
-    return ecr_score(x + learning_rate * (target - x))
+    target = (1.0 - core_weight) * (1.0 - experienced) + core_weight * core
+    return x + learning_rate * (target - x)
 
 
 def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_responsiveness,
@@ -277,8 +279,8 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
     security = felt_security_from_support(perceived_r, perceived_g, a, p.secure_base_effect,
                                           p.goal_support_as_distance)
     trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, p.secure_base_effect)
-    anxiety = learn_trait(own.anxiety, p.anxiety, security, p.learning_rate, p.core_weight)
-    avoidance = learn_trait(own.avoidance, p.avoidance, trust, p.learning_rate, p.core_weight)
+    anxiety = ecr_score(learn_trait(a, unit_trait(p.anxiety), security, p.learning_rate, p.core_weight))
+    avoidance = ecr_score(learn_trait(v, unit_trait(p.avoidance), trust, p.learning_rate, p.core_weight))
 
     return PartnerState(anxiety, avoidance, distress, pursuit, withdrawal, goal, perceived_r,
                         perceived_g, satisfaction, response)

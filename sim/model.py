@@ -117,7 +117,7 @@ class CoupleModel(mesa.Model):
 
     def outcomes(self) -> pd.DataFrame:
         """One row per couple: outcome metrics and classification so far."""
-        return self.tracker.summary()
+        return self.tracker.summary(self.state_arrays())
 
     def daily_table(self) -> pd.DataFrame:
         """The tidy daily table: one row per agent per day (see sim.tables.DAILY_COLUMNS)."""

@@ -3,7 +3,8 @@
 :class:`CycleTracker` is fed one day at a time with the state of every couple
 (arrays of shape ``(couples, 2)``) and keeps only running sums, so memory grows
 with the number of couples and not with the number of days. Both drivers (the
-Mesa model and the batch engine) feed the same tracker.
+Mesa model and the batch engine) feed the same tracker; its daily update is a
+compiled loop over couples.
 
 Windows: with ``T`` days, the *early* window is days 1..w and the *late*
 window days T-w+1..T, with ``w = min(90, ceil(T / 4))``.
@@ -12,23 +13,130 @@ window days T-w+1..T, with ``w = min(90, ceil(T / 4))``.
 from __future__ import annotations
 
 import math
+from enum import IntEnum
 from typing import Any, Mapping
 
+import numba
 import numpy as np
 import pandas as pd
 
-from sim.dynamics import cycle_intensity
+from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
+
+from sim.dynamics import STATE_FIELDS
+from sim.kernel import EQUATIONS
+
+_cycle_intensity = EQUATIONS["cycle_intensity"]   # sim.dynamics.cycle_intensity, compiled
 
 CLASSES = ("escalating", "cycling", "settling", "secure-stable", "dissolved")
 WEEKLY = 2.0 / (7 + 1)      # EMA rate with the centre of mass of a 7-day mean
 SLOW = 2.0 / (56 + 1)       # EMA rate with the centre of mass of an 8-week mean
 PRE_SHOCK_DAYS = 28         # days before a shock that set the baseline distress
 ONE_YEAR = 365
+LATE_MEANS = ("pursuit", "withdrawal", "distress", "goal_pursuit")
+
+
+class Acc(IntEnum):
+    """Columns of the per-couple accumulator array; those updated every day come first."""
+
+    COUNT = 0               # days lived together: always days 1..COUNT
+    SUM_I = 1
+    SUM_TI = 2
+    WEEKLY = 3
+    SLOW = 4
+    PEAK = 5
+    WEEKLY_DISTRESS = 6
+    SUM_EARLY = 7
+    SUM_LATE = 8
+    LATE_PEAK = 9
+    SWINGS = 10
+    SWING_SIDE = 11
+    PRE_SHOCK_SUM = 12
+    PRE_SHOCK_COUNT = 13
+    SETTLE_DAYS = 14
+    DISSOLUTION_DAY = 15
+    PURSUIT_A = 16          # late-window sums of LATE_MEANS, partner a then b
+    PURSUIT_B = 17
+    WITHDRAWAL_A = 18
+    WITHDRAWAL_B = 19
+    DISTRESS_A = 20
+    DISTRESS_B = 21
+    GOAL_A = 22
+    GOAL_B = 23
+    ANXIETY_1Y_A = 24
+    ANXIETY_1Y_B = 25
+    AVOIDANCE_1Y_A = 26
+    AVOIDANCE_1Y_B = 27
 
 
 def window_length(days: int) -> int:
     """Length of the early and late windows for a run of ``days`` days."""
     return max(1, min(90, math.ceil(days / 4)))
+
+
+_P = STATE_FIELDS.index("pursuit")
+_W = STATE_FIELDS.index("withdrawal")
+_D = STATE_FIELDS.index("distress")
+_G = STATE_FIELDS.index("goal_pursuit")
+_ANX = STATE_FIELDS.index("anxiety")
+_AVO = STATE_FIELDS.index("avoidance")
+
+
+@numba.njit(cache=True, inline="always")
+def accumulate_couple(a, day, window, late_start, shock, swing_margin, settle_tolerance, x):
+    """Add one day of one couple to its accumulator row ``a`` (see :class:`Acc`).
+
+    ``x`` is the couple's state that day, shape (2, len(STATE_FIELDS)). The
+    batch engine calls this inside its compiled day loop; the Mesa model
+    through :meth:`CycleTracker.update`.
+    """
+    intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
+    a[Acc.COUNT] += 1.0
+    a[Acc.SUM_I] += intensity
+    a[Acc.SUM_TI] += day * intensity
+    if day <= window:
+        a[Acc.SUM_EARLY] += intensity
+    a[Acc.WEEKLY] += WEEKLY * (intensity - a[Acc.WEEKLY])
+    a[Acc.SLOW] += SLOW * (intensity - a[Acc.SLOW])
+    a[Acc.PEAK] = max(a[Acc.PEAK], a[Acc.WEEKLY])
+    if day >= late_start:
+        a[Acc.SUM_LATE] += intensity
+        for r in range(2):
+            a[Acc.PURSUIT_A + r] += x[r, _P]
+            a[Acc.WITHDRAWAL_A + r] += x[r, _W]
+            a[Acc.DISTRESS_A + r] += x[r, _D]
+            a[Acc.GOAL_A + r] += x[r, _G]
+        a[Acc.LATE_PEAK] = max(a[Acc.LATE_PEAK], a[Acc.WEEKLY])
+        side = 0.0
+        if a[Acc.WEEKLY] > a[Acc.SLOW] + swing_margin:
+            side = 1.0
+        elif a[Acc.WEEKLY] < a[Acc.SLOW] - swing_margin:
+            side = -1.0
+        if side != 0.0:
+            if a[Acc.SWING_SIDE] != 0.0 and side != a[Acc.SWING_SIDE]:
+                a[Acc.SWINGS] += 1.0
+            a[Acc.SWING_SIDE] = side
+    if day == ONE_YEAR:
+        for r in range(2):
+            a[Acc.ANXIETY_1Y_A + r] = x[r, _ANX]
+            a[Acc.AVOIDANCE_1Y_A + r] = x[r, _AVO]
+    couple_distress = 0.5 * (x[0, _D] + x[1, _D])
+    a[Acc.WEEKLY_DISTRESS] += WEEKLY * (couple_distress - a[Acc.WEEKLY_DISTRESS])
+    if shock > 0:
+        if shock - PRE_SHOCK_DAYS <= day < shock:
+            a[Acc.PRE_SHOCK_SUM] += couple_distress
+            a[Acc.PRE_SHOCK_COUNT] += 1.0
+        elif day > shock and np.isnan(a[Acc.SETTLE_DAYS]):
+            baseline = a[Acc.PRE_SHOCK_SUM] / max(a[Acc.PRE_SHOCK_COUNT], 1.0)
+            if a[Acc.WEEKLY_DISTRESS] <= baseline + settle_tolerance:
+                a[Acc.SETTLE_DAYS] = day - shock
+
+
+@numba.njit(cache=True)
+def _accumulate(acc, day, window, late_start, shock_day, swing_margin, settle_tolerance, state, live):
+    for c in range(acc.shape[0]):
+        if live[c]:
+            accumulate_couple(acc[c], day, window, late_start, shock_day[c], swing_margin[c],
+                              settle_tolerance[c], state[c])
 
 
 class CycleTracker:
@@ -39,7 +147,8 @@ class CycleTracker:
         days: length of the run (days 1..days are stepped; day 0 is the start).
         shock_day: (n,) day of each couple's conflict shock, 0 for none.
         initial: the day-0 state, a mapping of field name to (n, 2) arrays.
-        thresholds: the classification parameters (see sim.params).
+        thresholds: the classification parameters (see sim.params), each a
+            scalar or an (n,) array.
     """
 
     def __init__(self, n: int, days: int, shock_day, initial: Mapping[str, np.ndarray],
@@ -47,112 +156,71 @@ class CycleTracker:
         self.n, self.days = n, days
         self.window = window_length(days)
         self.late_start = days - self.window + 1
-        self.thresholds = dict(thresholds)
-        self.shock_day = np.broadcast_to(np.asarray(shock_day, dtype=np.int64), (n,)).copy()
-        zeros = np.zeros(n)
+        self.thresholds = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in thresholds.items()}
+        self.shock_day = np.ascontiguousarray(np.broadcast_to(np.asarray(shock_day, dtype=np.int64), (n,)))
         self.start_anxiety = np.array(initial["anxiety"], dtype=float)
         self.start_avoidance = np.array(initial["avoidance"], dtype=float)
-        self.anxiety = self.start_anxiety.copy()
-        self.avoidance = self.start_avoidance.copy()
-        self.anxiety_1y = np.full((n, 2), np.nan)
-        self.avoidance_1y = np.full((n, 2), np.nan)
-        # Sums for the mean and the least-squares trend of intensity over days together.
-        self.count, self.sum_i, self.sum_t, self.sum_ti, self.sum_tt = (zeros.copy() for _ in range(5))
-        self.sum_early, self.sum_late, self.count_late = zeros.copy(), zeros.copy(), zeros.copy()
-        self.late_sums = {k: np.zeros((n, 2)) for k in ("pursuit", "withdrawal", "distress", "goal_pursuit")}
-        self.weekly = zeros.copy()
-        self.slow = zeros.copy()
-        self.peak = zeros.copy()
-        self.late_peak = zeros.copy()
-        self.swing_side = np.zeros(n, dtype=np.int8)
-        self.swings = np.zeros(n, dtype=np.int64)
-        distress = np.asarray(initial["distress"]).mean(axis=1)
-        self.weekly_distress = distress.copy()
-        self.pre_shock_sum, self.pre_shock_count = zeros.copy(), zeros.copy()
-        self.settle_days = np.full(n, np.nan)
-        self.dissolution_day = np.full(n, np.nan)
+        self.acc = np.zeros((n, len(Acc)))
+        for col, nan in ((Acc.SETTLE_DAYS, True), (Acc.DISSOLUTION_DAY, True), (Acc.ANXIETY_1Y_A, True),
+                         (Acc.ANXIETY_1Y_B, True), (Acc.AVOIDANCE_1Y_A, True), (Acc.AVOIDANCE_1Y_B, True)):
+            self.acc[:, col] = np.nan
+        self.acc[:, Acc.WEEKLY_DISTRESS] = np.asarray(initial["distress"]).mean(axis=1)
+        self.swing_margin = np.ascontiguousarray(self.thresholds["swing_margin"])
+        self.settle_tolerance = np.ascontiguousarray(self.thresholds["settle_tolerance"])
 
     def update(self, day: int, state: Mapping[str, np.ndarray], together: np.ndarray) -> None:
-        """Add day ``day``'s state; ``together`` (n,) is False once a couple has dissolved.
+        """Add day ``day``'s state (field name -> (n, 2) arrays; absent fields are not needed).
 
-        ``together`` means the couple was together at the start of the day,
-        i.e. the day was lived as a couple.
+        ``together`` (n,) says which couples lived the day as a couple (they
+        were together at its start); the others are skipped.
         """
-        pursuit, withdrawal = state["pursuit"], state["withdrawal"]
-        intensity = cycle_intensity(pursuit[:, 0], withdrawal[:, 0], pursuit[:, 1], withdrawal[:, 1])
-        live = np.asarray(together, dtype=bool)
-        w = live.astype(float)
-        self.count += w
-        self.sum_i += w * intensity
-        self.sum_t += w * day
-        self.sum_ti += w * day * intensity
-        self.sum_tt += w * day * day
-        if day <= self.window:
-            self.sum_early += w * intensity
-        self.weekly = np.where(live, self.weekly + WEEKLY * (intensity - self.weekly), self.weekly)
-        self.slow = np.where(live, self.slow + SLOW * (intensity - self.slow), self.slow)
-        self.peak = np.maximum(self.peak, self.weekly)
-        if day >= self.late_start:
-            self.sum_late += w * intensity
-            self.count_late += w
-            for key, total in self.late_sums.items():
-                total += w[:, None] * state[key]
-            self.late_peak = np.maximum(self.late_peak, np.where(live, self.weekly, 0.0))
-            margin = self.thresholds["swing_margin"]
-            side = np.where(self.weekly > self.slow + margin, 1,
-                            np.where(self.weekly < self.slow - margin, -1, 0)).astype(np.int8)
-            crossed = live & (side != 0) & (self.swing_side != 0) & (side != self.swing_side)
-            self.swings += crossed
-            self.swing_side = np.where(live & (side != 0), side, self.swing_side)
-        self.anxiety = np.where(live[:, None], state["anxiety"], self.anxiety)
-        self.avoidance = np.where(live[:, None], state["avoidance"], self.avoidance)
-        if day == ONE_YEAR:
-            self.anxiety_1y, self.avoidance_1y = self.anxiety.copy(), self.avoidance.copy()
-
-        distress = state["distress"].mean(axis=1)
-        self.weekly_distress = np.where(live, self.weekly_distress
-                                        + WEEKLY * (distress - self.weekly_distress), self.weekly_distress)
-        shocked = self.shock_day > 0
-        before = shocked & live & (day < self.shock_day) & (day >= self.shock_day - PRE_SHOCK_DAYS)
-        self.pre_shock_sum += np.where(before, distress, 0.0)
-        self.pre_shock_count += before
-        baseline = self.pre_shock_sum / np.maximum(self.pre_shock_count, 1)
-        calm = self.weekly_distress <= baseline + self.thresholds["settle_tolerance"]
-        first = shocked & live & (day > self.shock_day) & np.isnan(self.settle_days) & calm
-        self.settle_days = np.where(first, day - self.shock_day, self.settle_days)
+        stacked = np.zeros((self.n, 2, len(STATE_FIELDS)))
+        for i, name in enumerate(STATE_FIELDS):
+            if name in state:
+                stacked[:, :, i] = state[name]
+        _accumulate(self.acc, day, self.window, self.late_start, self.shock_day, self.swing_margin,
+                    self.settle_tolerance, stacked, np.asarray(together, dtype=np.bool_))
 
     def dissolve(self, day: int, dissolving: np.ndarray) -> None:
         """Record that the couples in the mask ``dissolving`` split up on ``day``."""
-        self.dissolution_day = np.where(dissolving & np.isnan(self.dissolution_day), day, self.dissolution_day)
+        column = self.acc[:, Acc.DISSOLUTION_DAY]
+        self.acc[:, Acc.DISSOLUTION_DAY] = np.where(dissolving & np.isnan(column), day, column)
 
-    def summary(self) -> pd.DataFrame:
-        """One row per couple: every outcome metric and the classification."""
-        count = np.maximum(self.count, 1)
-        mean_t = self.sum_t / count
-        var_t = self.sum_tt / count - mean_t ** 2
-        cov = self.sum_ti / count - mean_t * (self.sum_i / count)
+    def summary(self, final: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """One row per couple: every outcome metric and the classification.
+
+        ``final`` is the state at the end of the run (field name -> (n, 2));
+        a dissolved couple's state stays as it was when it split up.
+        """
+        a = self.acc
+        lived = a[:, Acc.COUNT]                 # the couple lived days 1..lived
+        count = np.maximum(lived, 1)
+        mean_t = (lived + 1) / 2
+        var_t = (lived * lived - 1) / 12        # variance of 1..k
+        cov = a[:, Acc.SUM_TI] / count - mean_t * (a[:, Acc.SUM_I] / count)
         trend = np.where(var_t > 0, cov / np.where(var_t > 0, var_t, 1.0), 0.0) * ONE_YEAR
-        late_count = np.maximum(self.count_late, 1)
+        late = np.clip(lived - self.late_start + 1, 0, None)
+        late_mean = np.where(late > 0, 1.0 / np.maximum(late, 1), np.nan)
         out: dict[str, Any] = {
-            "intensity_mean": self.sum_i / count,
-            "intensity_early": self.sum_early / np.minimum(count, self.window),
-            "intensity_late": np.where(self.count_late > 0, self.sum_late / late_count, np.nan),
-            "intensity_peak": self.peak,
+            "intensity_mean": a[:, Acc.SUM_I] / count,
+            "intensity_early": a[:, Acc.SUM_EARLY] / np.minimum(count, self.window),
+            "intensity_late": a[:, Acc.SUM_LATE] * late_mean,
+            "intensity_peak": a[:, Acc.PEAK].copy(),
             "intensity_trend": trend,
-            "swings": self.swings,
-            "settle_days": self.settle_days,
-            "dissolved": ~np.isnan(self.dissolution_day),
-            "dissolution_day": self.dissolution_day,
+            "swings": a[:, Acc.SWINGS].astype(np.int64),
+            "settle_days": a[:, Acc.SETTLE_DAYS].copy(),
+            "dissolved": ~np.isnan(a[:, Acc.DISSOLUTION_DAY]),
+            "dissolution_day": a[:, Acc.DISSOLUTION_DAY].copy(),
         }
         for col, role in enumerate("ab"):
-            for key, total in self.late_sums.items():
-                out[f"{key}_late_{role}"] = np.where(self.count_late > 0, total[:, col] / late_count, np.nan)
-            out[f"anxiety_change_{role}"] = self.anxiety[:, col] - self.start_anxiety[:, col]
-            out[f"avoidance_change_{role}"] = self.avoidance[:, col] - self.start_avoidance[:, col]
-            out[f"anxiety_change_1y_{role}"] = self.anxiety_1y[:, col] - self.start_anxiety[:, col]
-            out[f"avoidance_change_1y_{role}"] = self.avoidance_1y[:, col] - self.start_avoidance[:, col]
+            for name, first in zip(LATE_MEANS, (Acc.PURSUIT_A, Acc.WITHDRAWAL_A, Acc.DISTRESS_A, Acc.GOAL_A)):
+                out[f"{name}_late_{role}"] = a[:, first + col] * late_mean
+            out[f"anxiety_change_{role}"] = final["anxiety"][:, col] - self.start_anxiety[:, col]
+            out[f"avoidance_change_{role}"] = final["avoidance"][:, col] - self.start_avoidance[:, col]
+            out[f"anxiety_change_1y_{role}"] = a[:, Acc.ANXIETY_1Y_A + col] - self.start_anxiety[:, col]
+            out[f"avoidance_change_1y_{role}"] = a[:, Acc.AVOIDANCE_1Y_A + col] - self.start_avoidance[:, col]
         frame = pd.DataFrame(out)
-        frame["classification"] = classify(frame, self.late_peak, self.thresholds)
+        frame["classification"] = classify(frame, a[:, Acc.LATE_PEAK], self.thresholds)
         return frame
 
 

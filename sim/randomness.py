@@ -1,32 +1,56 @@
 """Random numbers without shared state: a counter-based generator keyed per couple.
 
-The k-th normal of partner r of a couple on day t is a pure function of
-(couple key, t, r, k). Couple keys come from ``numpy.random.SeedSequence``
-(root seed plus a spawn key per couple). So a couple's random numbers do not
-depend on how many couples run beside it, in which order, or on how many
-workers: the Mesa model and the batch engine draw the same numbers, and the
-same replicate is the same couple (common random numbers) wherever it runs.
+Every random number of a couple is a pure function of (couple key, stream
+position). Couple keys come from ``numpy.random.SeedSequence`` (root seed plus
+a spawn key naming the couple). So a couple's random numbers do not depend on
+how many couples run beside it, in which order, or on how many workers; the
+Mesa model and the batch engine call the same compiled functions below and
+draw bit-identical numbers; and the same replicate is the same couple (common
+random numbers) wherever it runs.
 
-The generator is SplitMix64 (Steele, Lea & Flood 2014) read at a position:
-uniform number m of a couple is SplitMix64's output function applied to
-``key + golden * (m + 1)``, which is exactly the m-th output of a SplitMix64
-stream seeded with the key. Couples' keys are independent 64-bit numbers, so
-their streams (a few thousand positions each) do not overlap in practice.
+- Bits: position m of a couple's stream is SplitMix64's output function
+  applied to ``key + golden * (m + 1)`` (Steele, Lea & Flood 2014): exactly
+  the m-th output of a SplitMix64 generator seeded with the key. Couples'
+  keys are independent 64-bit numbers, so their streams (a few thousand
+  positions each) do not overlap in practice.
+- Uniforms: each 64-bit output gives two, from its high and low 32 bits:
+  ``u = (b + 0.5) / 2^32``, strictly inside (0, 1).
+- Normals: ``z = Phi^-1(u)`` by Acklam's rational approximation of the normal
+  quantile function (relative error below 1.2e-9), which needs a logarithm
+  only in the outer 5% of draws: about three times cheaper than Box-Muller.
+
+Day t uses positions 3t, 3t+1, 3t+2: the high half of output k gives partner
+a's k-th normal, the low half partner b's (k = 0 stressor, 1 perceived
+responsiveness, 2 perceived goal support).
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
+import numba
 import numpy as np
 
-NORMALS_PER_DAY = 4  # per partner: stressor, perceived responsiveness, perceived goal support, spare
+from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
+
+NORMALS_PER_DAY = 3  # per partner: stressor, perceived responsiveness, perceived goal support
+SETUP_BLOCK = 1 << 40  # once-per-couple draws live far beyond any simulated day
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_BLOCK = 2 * NORMALS_PER_DAY  # uniforms per partner per block; two partners per block
-# Draws made once per couple (drawn populations) live far beyond any simulated day.
-SETUP_BLOCK = 1 << 40
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+# Acklam (2003), "An algorithm for computing the inverse normal cumulative
+# distribution function": coefficients of the central and tail rational functions.
+_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+      1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+      6.680131188771972e+01, -1.328068155288572e+01)
+_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+      -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
+_P_LOW = 0.02425
 
 
 def couple_keys(seed: int | None, spawn_keys: Iterable[Sequence[int]]) -> np.ndarray:
@@ -43,50 +67,86 @@ def couple_keys(seed: int | None, spawn_keys: Iterable[Sequence[int]]) -> np.nda
                      for k in spawn_keys], dtype=np.uint64)
 
 
-def _mix(z: np.ndarray) -> np.ndarray:
+@numba.njit(cache=True, inline="always")
+def stream_bits(key, position):
+    """The 64 random bits at ``position`` of the stream keyed by ``key`` (SplitMix64)."""
+    z = key + _GOLDEN * (position + np.uint64(1))
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
     return z ^ (z >> np.uint64(31))
 
 
-def uniforms(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Uniform numbers in [0, 1) at the given stream positions of each couple.
-
-    ``keys`` has shape (couples,); ``positions`` (uint64) broadcasts against
-    ``keys[:, None, ...]``.
-    """
-    keys = np.asarray(keys, dtype=np.uint64).reshape((-1,) + (1,) * np.ndim(positions))
-    with np.errstate(over="ignore"):
-        bits = _mix(keys + _GOLDEN * (positions + np.uint64(1)))
-    return (bits >> np.uint64(11)).astype(np.float64) * (2.0 ** -53)
+@numba.njit(cache=True, inline="always")
+def high_uniform(bits):
+    """Uniform in (0, 1) from the high 32 bits."""
+    return (float(bits >> np.uint64(32)) + 0.5) * 2.0 ** -32
 
 
-def block_normals(keys: np.ndarray, block: int) -> np.ndarray:
-    """Standard normals of one block (one day), shape ``(couples, 2, NORMALS_PER_DAY)``.
+@numba.njit(cache=True, inline="always")
+def low_uniform(bits):
+    """Uniform in (0, 1) from the low 32 bits."""
+    return (float(bits & _LOW32) + 0.5) * 2.0 ** -32
 
-    Pairs of uniforms become two normals by the Box-Muller transform.
-    """
-    pairs = NORMALS_PER_DAY // 2
-    base = (np.uint64(block) * np.uint64(2) + np.arange(2, dtype=np.uint64).reshape(2, 1)) * np.uint64(_BLOCK) \
-        + np.arange(pairs, dtype=np.uint64).reshape(1, pairs) * np.uint64(2)
-    u1 = uniforms(keys, base)
-    u2 = uniforms(keys, base + np.uint64(1))
-    radius = np.sqrt(-2.0 * np.log1p(-u1))  # 1 - u1 lies in (0, 1]
-    angle = (2.0 * np.pi) * u2
-    return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+
+@numba.njit(cache=True, inline="always")
+def inverse_normal(p):
+    """The standard normal quantile of ``p`` in (0, 1) (Acklam's approximation)."""
+    if p < _P_LOW or p > 1.0 - _P_LOW:
+        q = np.sqrt(-2.0 * np.log(min(p, 1.0 - p)))
+        tail = (((((_C[0] * q + _C[1]) * q + _C[2]) * q + _C[3]) * q + _C[4]) * q + _C[5]) \
+            / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0)
+        return tail if p < 0.5 else -tail
+    q = p - 0.5
+    r = q * q
+    return (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q \
+        / (((((_B[0] * r + _B[1]) * r + _B[2]) * r + _B[3]) * r + _B[4]) * r + 1.0)
+
+
+@numba.njit(cache=True, inline="always")
+def couple_day_normals(key, day, out):
+    """Fill ``out`` (2, NORMALS_PER_DAY) with one couple's normals for ``day``."""
+    for k in range(NORMALS_PER_DAY):
+        bits = stream_bits(key, np.uint64(day) * np.uint64(NORMALS_PER_DAY) + np.uint64(k))
+        out[0, k] = inverse_normal(high_uniform(bits))
+        out[1, k] = inverse_normal(low_uniform(bits))
+
+
+@numba.njit(cache=True)
+def _fill_daily_normals(keys, day, out):
+    for c in range(keys.shape[0]):
+        couple_day_normals(keys[c], day, out[c])
 
 
 def daily_normals(keys: np.ndarray, day: int) -> np.ndarray:
     """The day's normals for every partner: ``(couples, 2, NORMALS_PER_DAY)``."""
-    return block_normals(keys, day)
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty((keys.shape[0], 2, NORMALS_PER_DAY))
+    _fill_daily_normals(keys, day, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _fill_setup(keys, uniform, normal):
+    base = np.uint64(SETUP_BLOCK) * np.uint64(NORMALS_PER_DAY)
+    for c in range(keys.shape[0]):
+        for k in range(4):
+            bits = stream_bits(keys[c], base + np.uint64(k))
+            normal[c, 0, k] = inverse_normal(high_uniform(bits))
+            normal[c, 1, k] = inverse_normal(low_uniform(bits))
+        bits = stream_bits(keys[c], base + np.uint64(4))
+        uniform[c, 0] = high_uniform(bits)
+        uniform[c, 1] = low_uniform(bits)
 
 
 def setup_draws(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Once-per-couple draws for drawn populations.
 
-    Returns ``(uniform, normal)``: uniforms of shape (couples, 2) and normals
-    of shape (couples, 2, NORMALS_PER_DAY), both from the setup block.
+    Returns ``(uniform, normal)``: uniforms (couples, 2) from the high and low
+    halves of stream position ``3 * 2^40 + 4``, and normals (couples, 2, 4)
+    from positions ``3 * 2^40 + k``, k = 0..3 (partner a high half, b low half).
     """
-    normal = block_normals(keys, SETUP_BLOCK)
-    positions = np.uint64(SETUP_BLOCK + 1) * np.uint64(2 * _BLOCK) + np.arange(2, dtype=np.uint64)
-    return uniforms(keys, positions), normal
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    uniform = np.empty((keys.shape[0], 2))
+    normal = np.empty((keys.shape[0], 2, 4))
+    _fill_setup(keys, uniform, normal)
+    return uniform, normal

@@ -119,11 +119,11 @@ def test_goal_support_adds_security_only_on_a_safe_haven():
 
 def test_learning_moves_traits_slowly_towards_experience_and_core():
     # Full security experience with no core weight lowers anxiety by learning_rate of the gap.
-    after = d.learn_trait(5.5, 5.5, experienced=1.0, learning_rate=0.01, core_weight=0.0)
-    assert after == pytest.approx(d.ecr_score(0.75 - 0.01 * 0.75))
-    # The core pulls back: a score away from its core drifts home when experience is neutral.
-    assert d.learn_trait(4.0, 3.0, experienced=1 - d.unit_trait(4.0), learning_rate=0.01, core_weight=0.5) < 4.0
-    assert d.learn_trait(4.0, 4.0, 0.2, learning_rate=0.0, core_weight=0.5) == 4.0
+    after = d.learn_trait(0.75, 0.75, experienced=1.0, learning_rate=0.01, core_weight=0.0)
+    assert after == pytest.approx(0.75 - 0.01 * 0.75)
+    # The core pulls back: a trait away from its core drifts home when experience is neutral.
+    assert d.learn_trait(0.5, 0.3, experienced=0.5, learning_rate=0.01, core_weight=0.5) < 0.5
+    assert d.learn_trait(0.5, 0.5, 0.2, learning_rate=0.0, core_weight=0.5) == 0.5
 
 
 def test_cycle_intensity_takes_the_stronger_direction():

@@ -27,7 +27,7 @@ def feed(pursuit_a, withdrawal_b, distress=None, shock_day=0, dissolve_on=None):
         if dissolve_on == day:
             tracker.dissolve(day, np.array([True]))
             together = np.array([False])
-    return tracker.summary().iloc[0]
+    return tracker.summary({"anxiety": zeros + 4, "avoidance": zeros + 4}).iloc[0]
 
 
 def test_window_length():
