@@ -320,4 +320,4 @@ def cycle_intensity(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):
 
 def dissolution_count(count, distress_a, distress_b, threshold):
     """Consecutive days on which either partner's distress exceeded the threshold."""
-    return np.where(np.maximum(distress_a, distress_b) > threshold, count + 1, 0)
+    return (count + 1) * (np.maximum(distress_a, distress_b) > threshold)

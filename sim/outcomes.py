@@ -244,3 +244,79 @@ def classify(metrics: pd.DataFrame, late_peak: np.ndarray, thresholds: Mapping[s
     label = np.where(cycling, "cycling", np.where(escalating, "escalating", "settling"))
     label = np.where(metrics["intensity_peak"].to_numpy() < thresholds["quiet_intensity"], "secure-stable", label)
     return np.where(metrics["dissolved"].to_numpy(), "dissolved", label).astype(object)
+
+
+# --- per-day aggregates over all couples -------------------------------------
+
+AGGREGATED = ("pursuit", "withdrawal", "distress", "anxiety")
+_AGGREGATED_INDEX = np.array([STATE_FIELDS.index(name) for name in AGGREGATED])
+_AGGREGATED_LOW = np.array([0.0, 0.0, 0.0, 1.0])     # anxiety is on the ECR-R scale
+_AGGREGATED_HIGH = np.array([1.0, 1.0, 1.0, 7.0])
+BINS = 100
+QUARTILES = (0.25, 0.5, 0.75)
+
+
+@numba.njit(cache=True, inline="always")
+def aggregate_couple(hist, sums, group, x):
+    """Add one couple's day (``x``: (2, len(STATE_FIELDS))) to its group's histograms and sums."""
+    for r in range(2):
+        for v in range(_AGGREGATED_INDEX.shape[0]):
+            value = x[r, _AGGREGATED_INDEX[v]]
+            low = _AGGREGATED_LOW[v]
+            position = int((value - low) * (BINS / (_AGGREGATED_HIGH[v] - low)))
+            hist[group, r, v, min(max(position, 0), BINS - 1)] += 1
+            sums[group, r, v] += value
+
+
+class DailyAggregates:
+    """Per day, group and role: mean and quartiles of pursuit, withdrawal, distress and anxiety.
+
+    Memory grows with days x groups, not with couples: one histogram of
+    ``BINS`` bins per day, group, role and variable (int32 counts), filled by
+    :func:`aggregate_couple` inside the engine's loop. Quartiles are read from
+    it linearly within the bin, so they are exact to half a bin: 0.005 on the
+    0-1 scales, 0.03 ECR-R points for anxiety. Only couples together on the
+    day count (day 0 counts every couple).
+
+    Args:
+        groups: (couples,) group of each couple (e.g. its sweep cell), 0..G-1.
+        days: days of the run (days 0..days are kept).
+    """
+
+    def __init__(self, groups: np.ndarray, days: int):
+        self.groups = np.ascontiguousarray(groups, dtype=np.int64)
+        self.n_groups = int(self.groups.max()) + 1 if self.groups.size else 0
+        self.days = days
+        self.hist = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED), BINS), dtype=np.int32)
+        self.sums = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED)))
+
+    def table(self, chunk_days: int = 64) -> pd.DataFrame:
+        """Tidy table: one row per day, group, role and variable."""
+        parts = []
+        width = (_AGGREGATED_HIGH - _AGGREGATED_LOW) / BINS
+        for first in range(0, self.days + 1, chunk_days):
+            hist = self.hist[first:first + chunk_days]                      # (D, G, 2, V, B)
+            count = hist[..., 0, :].sum(axis=-1, dtype=np.int64)            # (D, G, 2)
+            cumulative = np.cumsum(hist, axis=-1, dtype=np.int64)
+            values = np.empty(hist.shape[:-1] + (1 + len(QUARTILES),))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values[..., 0] = self.sums[first:first + chunk_days] / count[..., None]
+                for k, q in enumerate(QUARTILES):
+                    target = q * count[..., None]                               # (D, G, 2, 1)
+                    index = np.argmax(cumulative >= target[..., None], axis=-1)  # (D, G, 2, V)
+                    inside = np.take_along_axis(hist, index[..., None], -1)[..., 0]
+                    before = np.take_along_axis(cumulative, index[..., None], -1)[..., 0] - inside
+                    fraction = np.clip((target - before) / np.where(inside > 0, inside, 1), 0.0, 1.0)
+                    values[..., 1 + k] = np.where(count[..., None] > 0,
+                                                  _AGGREGATED_LOW + (index + fraction) * width, np.nan)
+            days, groups, roles, variables = np.meshgrid(np.arange(first, first + hist.shape[0]),
+                                                         np.arange(self.n_groups), np.arange(2),
+                                                         np.arange(len(AGGREGATED)), indexing="ij")
+            parts.append(pd.DataFrame({
+                "day": days.ravel(), "group": groups.ravel(), "role": np.array(["a", "b"])[roles.ravel()],
+                "variable": np.array(AGGREGATED)[variables.ravel()],
+                "couples": np.broadcast_to(count[..., None], days.shape).ravel(),
+                "mean": values[..., 0].ravel(),
+                **{f"q{int(q * 100)}": values[..., 1 + k].ravel() for k, q in enumerate(QUARTILES)},
+            }))
+        return pd.concat(parts, ignore_index=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -184,7 +184,8 @@ def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarra
 
 def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = 0,
                     drawn: bool = False, overrides: Iterable[Override | str] = (),
-                    spawn_keys: Sequence[tuple[int, ...]] | None = None) -> Population:
+                    spawn_keys: Sequence[tuple[int, ...]] | None = None,
+                    values: Mapping[str, Any] | None = None) -> Population:
     """Build a population of couples.
 
     Args:
@@ -197,6 +198,10 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         overrides: ``Override`` objects or ``"[selector.]name=value"`` strings,
             applied after the pairing or the draw.
         spawn_keys: one tuple per couple naming its random stream; default ``(c,)``.
+        values: declared parameters given as arrays, applied last: a scalar,
+            an array over couples ``(n,)``, or, for partner-scope parameters,
+            an array over couples and partners ``(n, 2)``. This is how one
+            engine call runs a block of sweep cells side by side.
     """
     if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
@@ -242,4 +247,31 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
             couple[o.name][:] = o.value
         elif scope == "classification":
             classification[o.name] = o.value
+    for name, value in (values or {}).items():
+        _set_values(name, value, n_couples, partner, couple, classification)
     return Population(pairing_names, styles, partner, couple, classification, keys, spawn)
+
+
+def _set_values(name: str, value: Any, n: int, partner: dict, couple: dict, classification: dict) -> None:
+    """Set one declared parameter from a scalar or an array, checking every element against its range."""
+    decl = P.declaration(name, value)
+    array = np.asarray(value)
+    shapes = [(), (n,)] + ([(n, 2)] if decl.scope == "partner" else [])
+    if array.shape not in shapes:
+        raise P.ParameterError(name, f"array of shape {array.shape}",
+                               "a scalar or an array of shape " + " or ".join(str(s) for s in shapes[1:]))
+    if decl.scope == "population":
+        raise P.ParameterError(name, "array", "a population parameter is set with overrides, not per couple")
+    flat = array.ravel()
+    bad = ~np.isfinite(flat.astype(float)) | (flat < decl.low) | (flat > decl.high)
+    if decl.kind is int:
+        bad |= flat != np.round(flat)
+    if bad.any():
+        raise P.ParameterError(name, flat[bad][0].item(), decl.allowed())
+    if decl.scope == "partner":
+        partner[name] = np.broadcast_to(array.reshape(array.shape + (1,) if array.ndim == 1 else array.shape),
+                                        (n, 2)).astype(float).copy()
+    elif decl.scope == "couple":
+        couple[name] = np.broadcast_to(array, (n,)).astype(decl.kind).copy()
+    else:
+        classification[name] = np.broadcast_to(array, (n,)).astype(float).copy() if array.ndim else array.item()
