@@ -274,8 +274,9 @@ class DailyAggregates:
     Memory grows with days x groups, not with couples: one histogram of
     ``BINS`` bins per day, group, role and variable (int32 counts), filled by
     :func:`aggregate_couple` inside the engine's loop. Quartiles are read from
-    it linearly within the bin, so they are exact to half a bin: 0.005 on the
-    0-1 scales, 0.03 ECR-R points for anxiety. Only couples together on the
+    it linearly within the bin: each is the inverted-CDF quartile (the smallest
+    value with at least that share of couples at or below it) to within one
+    bin, 0.01 on the 0-1 scales and 0.06 ECR-R points for anxiety. Only couples together on the
     day count (day 0 counts every couple).
 
     Args:
