@@ -8,7 +8,6 @@ import pytest
 
 from sim.dynamics import STATE_FIELDS
 from sim.engine import simulate
-from sim.kernel import LOOP_PATH, generated_source
 from sim.model import CoupleModel
 from sim.population import make_population
 
@@ -95,7 +94,3 @@ def test_outcome_memory_does_not_grow_with_days():
     short, long = simulate(pop, 100), simulate(pop, 1000)
     assert short.outcomes.shape == long.outcomes.shape
     assert short.series is None and long.series is None
-
-
-def test_generated_kernel_loop_is_current():
-    assert LOOP_PATH.read_text() == generated_source(), "run `python -m sim.kernel` to regenerate"
