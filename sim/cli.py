@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results/run.parquet",
                      help="daily table (Parquet); outcomes and manifest are written beside it")
 
+    swp = sub.add_parser("sweep", help="run an experiment spec (experiments/*.toml) over many couples")
+    swp.add_argument("spec", help="the experiment spec, e.g. experiments/support_balance.toml")
+    swp.add_argument("--out", help="output folder (default results/NAME)")
+    swp.add_argument("--workers", type=_whole_number(1), default=None,
+                     help="worker processes (default: all cores; 1 runs in this process)")
+    swp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:PORT, or 'local'")
+    swp.add_argument("--force", action="store_true", help="start over, replacing results of another spec")
+
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
     return parser
@@ -124,6 +132,33 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_sweep(args: argparse.Namespace) -> int:
+    """``cycles sweep``: run an experiment spec, resumably."""
+    from sim.experiment.runner import SweepError, sweep
+    from sim.experiment.spec import SpecError, load
+    try:
+        design = load(args.spec)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out) if args.out else Path("results") / design.spec.name
+    try:
+        check_writable(out / "manifest.json")
+    except OSError as exc:
+        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder")
+    print(f"{design.spec.name}: {design.n_cells:,} cells x {design.spec.replicates} couples = {design.n_runs:,} "
+          f"runs of {design.spec.days} days -> {out}", file=sys.stderr)
+    try:
+        result = sweep(design, out, workers=args.workers, dask=args.dask, force=args.force)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    if result.already_complete:
+        print(f"{out} already holds the complete results of this spec (use --force to run it again)")
+        return 0
+    resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
+    print(f"{design.spec.name}: {result.runs:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} -> {out}")
+    return 0
+
+
 def command_params(args: argparse.Namespace) -> int:
     """``cycles params``: the declared parameters."""
     if args.markdown:
@@ -142,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cycles`` console command."""
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": command_run, "params": command_params}[args.command]
+        handler = {"run": command_run, "sweep": command_sweep, "params": command_params}[args.command]
         return handler(args)
     except (UsageError, P.ParameterError) as exc:
         print(f"cycles: error: {exc}", file=sys.stderr)

@@ -33,7 +33,12 @@ class BatchResult:
 
     outcomes: pd.DataFrame          # one row per couple
     series: pd.DataFrame | None     # daily table of the couples asked for (or None)
-    aggregates: pd.DataFrame        # per day, group, role and variable: mean and quartiles
+    aggregator: DailyAggregates     # per day, group and role: mean and quartiles (see .table(), .statistics())
+
+    @property
+    def aggregates(self) -> pd.DataFrame:
+        """The per-day aggregates as a tidy table (one row per day, group, role and variable)."""
+        return self.aggregator.table()
 
 
 def initial_array(pop: Population) -> np.ndarray:
@@ -81,7 +86,7 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
         if progress is not None:
             progress(block.stop)
     table = _daily_table(pop, keep, series, series_together) if series_couples is not None else None
-    return BatchResult(tracker.summary(state_view(state)), table, aggregates.table())
+    return BatchResult(tracker.summary(state_view(state)), table, aggregates)
 
 
 def _daily_table(pop: Population, keep: np.ndarray, series: np.ndarray, together: np.ndarray) -> pd.DataFrame:

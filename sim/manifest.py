@@ -10,7 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("cycles", "mesa", "numpy", "pandas", "pyarrow", "plotly", "networkx")
+PACKAGES = ("cycles", "mesa", "numpy", "pandas", "pyarrow", "plotly", "networkx", "numba", "scipy",
+            "pydantic", "dask", "distributed")
 
 
 def package_versions() -> dict[str, str | None]:

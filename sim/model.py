@@ -39,11 +39,16 @@ class CoupleModel(mesa.Model):
         days: planned run length, which sets the outcome windows (default 365).
         population: a ready Population (then pairing, n_couples, drawn and
             overrides are ignored).
+        rng: an integer seed, accepted under Mesa's name so that
+            ``mesa.batch_run`` can seed the model; ``seed`` wins if both are given.
     """
 
     def __init__(self, pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = None,
                  drawn: bool = False, overrides: Iterable[Override | str] = (), days: int = 365,
-                 population: Population | None = None):
+                 population: Population | None = None, rng: int | None = None):
+        if seed is None and rng is not None:
+            # mesa.batch_run seeds models through `rng`; only integer seeds name couples reproducibly.
+            seed = int(rng)
         if seed is None:
             seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
         super().__init__(rng=seed)

@@ -291,32 +291,45 @@ class DailyAggregates:
         self.hist = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED), BINS), dtype=np.int32)
         self.sums = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED)))
 
-    def table(self, chunk_days: int = 64) -> pd.DataFrame:
-        """Tidy table: one row per day, group, role and variable."""
-        parts = []
+    def statistics(self, days: np.ndarray | None = None, block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """Counts (D, G, 2) and statistics (D, G, 2, variable, mean/q25/q50/q75) for the given days.
+
+        Worked out ``block`` days at a time, so temporaries stay small however many days and groups.
+        """
+        days = np.arange(self.days + 1) if days is None else np.asarray(days)
+        count = np.empty((len(days), self.n_groups, 2), dtype=np.int64)
+        values = np.empty((len(days), self.n_groups, 2, len(AGGREGATED), 1 + len(QUARTILES)))
         width = (_AGGREGATED_HIGH - _AGGREGATED_LOW) / BINS
-        for first in range(0, self.days + 1, chunk_days):
-            hist = self.hist[first:first + chunk_days]                      # (D, G, 2, V, B)
-            count = hist[..., 0, :].sum(axis=-1, dtype=np.int64)            # (D, G, 2)
-            cumulative = np.cumsum(hist, axis=-1, dtype=np.int64)
-            values = np.empty(hist.shape[:-1] + (1 + len(QUARTILES),))
+        for first in range(0, len(days), block):
+            part = slice(first, first + block)
+            hist = self.hist[days[part]]                                      # (d, G, 2, V, B)
+            n = hist[..., 0, :].sum(axis=-1, dtype=np.int64)                  # (d, G, 2)
+            cumulative = np.cumsum(hist, axis=-1, dtype=np.int32)
+            count[part] = n
             with np.errstate(invalid="ignore", divide="ignore"):
-                values[..., 0] = self.sums[first:first + chunk_days] / count[..., None]
+                values[part, ..., 0] = self.sums[days[part]] / n[..., None]
                 for k, q in enumerate(QUARTILES):
-                    target = q * count[..., None]                               # (D, G, 2, 1)
-                    index = np.argmax(cumulative >= target[..., None], axis=-1)  # (D, G, 2, V)
+                    target = q * n[..., None]                                     # (d, G, 2, 1)
+                    index = np.argmax(cumulative >= target[..., None], axis=-1)  # (d, G, 2, V)
                     inside = np.take_along_axis(hist, index[..., None], -1)[..., 0]
                     before = np.take_along_axis(cumulative, index[..., None], -1)[..., 0] - inside
                     fraction = np.clip((target - before) / np.where(inside > 0, inside, 1), 0.0, 1.0)
-                    values[..., 1 + k] = np.where(count[..., None] > 0,
-                                                  _AGGREGATED_LOW + (index + fraction) * width, np.nan)
-            days, groups, roles, variables = np.meshgrid(np.arange(first, first + hist.shape[0]),
-                                                         np.arange(self.n_groups), np.arange(2),
-                                                         np.arange(len(AGGREGATED)), indexing="ij")
+                    values[part, ..., 1 + k] = np.where(n[..., None] > 0,
+                                                        _AGGREGATED_LOW + (index + fraction) * width, np.nan)
+        return count, values
+
+    def table(self, chunk_days: int = 64) -> pd.DataFrame:
+        """Tidy table: one row per day, group, role and variable."""
+        parts = []
+        for first in range(0, self.days + 1, chunk_days):
+            days = np.arange(first, min(first + chunk_days, self.days + 1))
+            count, values = self.statistics(days)
+            day, group, role, variable = np.meshgrid(days, np.arange(self.n_groups), np.arange(2),
+                                                     np.arange(len(AGGREGATED)), indexing="ij")
             parts.append(pd.DataFrame({
-                "day": days.ravel(), "group": groups.ravel(), "role": np.array(["a", "b"])[roles.ravel()],
-                "variable": np.array(AGGREGATED)[variables.ravel()],
-                "couples": np.broadcast_to(count[..., None], days.shape).ravel(),
+                "day": day.ravel(), "group": group.ravel(), "role": np.array(["a", "b"])[role.ravel()],
+                "variable": np.array(AGGREGATED)[variable.ravel()],
+                "couples": np.broadcast_to(count[..., None], day.shape).ravel(),
                 "mean": values[..., 0].ravel(),
                 **{f"q{int(q * 100)}": values[..., 1 + k].ravel() for k, q in enumerate(QUARTILES)},
             }))

@@ -1,0 +1,1 @@
+"""Experiments: declarative specs (spec), and running them reproducibly at scale (runner)."""

@@ -1,0 +1,305 @@
+"""Experiment specs (``experiments/*.toml``): schema, validation and the design they resolve to.
+
+A spec names the experiment and says what it is for, then gives the run
+length, the couples per design cell (replicates), the root seed, the
+population, parameters held fixed, the factors and what to record::
+
+    name = "support_balance"
+    purpose = "Where does goal support lower anxiety, and where does the cycle escalate?"
+    days = 730
+    replicates = 100
+    seed = 2023
+
+    [population]                 # one of: pairing = "...", pairings = [...], drawn = true
+    pairings = ["secure-secure", "anxious-avoidant"]
+
+    [fixed]                      # declared parameters held fixed, [WHO.]NAME = value
+    shock_day = 100
+
+    [factors]                    # full factorial; [WHO.]NAME = list or {start, stop, num}
+    responsiveness = {start = 0.0, stop = 1.0, num = 21}
+    "b.goal_support" = [0.2, 0.8]
+
+    [sampling]                   # optional: Latin hypercube or Sobol points, crossed with the factors
+    method = "lhs"
+    points = 64
+    bounds = {responsiveness = [0.0, 1.0]}
+
+    [record]
+    sampled_couples = 2          # full daily series kept for this many couples per cell
+    series_every = 1             # keep per-cell daily statistics every this many days
+
+Validation uses pydantic for the structure and the parameter declarations
+(sim.params) for names and ranges. Every problem is reported as one line that
+names the file, the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sim import params as P
+from sim.population import PAIRINGS, PRESETS, Override
+
+TARGET_COUPLES_PER_CHUNK = 2000
+
+
+class SpecError(ValueError):
+    """A spec that cannot be run: one line naming the file, the key, the value and what is allowed."""
+
+
+def _check_parameter(key: str, value: Any) -> Override:
+    """Validate a ``[WHO.]NAME`` key with a value against the declarations."""
+    override = Override.parse(f"{key}={value}") if not isinstance(value, (list, dict)) else None
+    if override is None:
+        raise ValueError(f"expected a single value for {key}")
+    return Override(override.name, value, override.selector).checked()
+
+
+def _check_name(key: str) -> None:
+    """A factor or bound key must name a declared parameter, optionally for one partner."""
+    override = Override.parse(f"{key}=0")
+    decl = P.declaration(override.name, key)
+    if decl.scope == "population":
+        raise P.ParameterError(key, key, "a partner- or couple-level parameter (population settings go in [fixed])")
+    if decl.scope == "classification":
+        raise P.ParameterError(key, key, "a model parameter (classification thresholds go in [fixed])")
+    Override(override.name, decl.default, override.selector).checked()
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(Strict):
+    """Evenly spaced values from start to stop inclusive."""
+
+    start: float
+    stop: float
+    num: int = Field(ge=1, le=10_000)
+
+    def values(self) -> list[float]:
+        return [float(x) for x in np.linspace(self.start, self.stop, self.num)]
+
+
+class PopulationSpec(Strict):
+    pairing: str | None = None
+    pairings: list[str] | None = None
+    drawn: bool = False
+
+    @field_validator("pairing")
+    @classmethod
+    def _known_pairing(cls, value):
+        if value is not None and value not in PAIRINGS:
+            raise ValueError(f"value {value!r} is not allowed; expected one of {', '.join(PRESETS)} "
+                             "(or any STYLE-STYLE)")
+        return value
+
+    @field_validator("pairings")
+    @classmethod
+    def _known_pairings(cls, value):
+        for item in value or []:
+            cls._known_pairing(item)
+        if value is not None and not value:
+            raise ValueError("value [] is not allowed; expected at least one pairing")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if sum([self.pairing is not None, self.pairings is not None, self.drawn]) > 1:
+            raise ValueError("expected only one of pairing, pairings or drawn = true")
+        return self
+
+    @property
+    def given(self) -> bool:
+        return self.pairing is not None or self.pairings is not None or self.drawn
+
+
+class Sampling(Strict):
+    method: Literal["lhs", "sobol"]
+    points: int = Field(ge=1, le=1_000_000)
+    bounds: dict[str, tuple[float, float]]
+
+    @field_validator("bounds")
+    @classmethod
+    def _declared_bounds(cls, value):
+        if not value:
+            raise ValueError("value {} is not allowed; expected at least one parameter with [low, high]")
+        for key, (low, high) in value.items():
+            _check_name(key)
+            name = Override.parse(f"{key}=0").name
+            decl = P.PARAMETERS[name]
+            if not (decl.low <= low < high <= decl.high):
+                raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+        return value
+
+
+class Record(Strict):
+    sampled_couples: int = Field(2, ge=0, le=1000)
+    series_every: int = Field(1, ge=1, le=100_000)
+
+
+class Spec(Strict):
+    """A validated experiment spec."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    purpose: str = Field(min_length=1)
+    days: int = Field(ge=1, le=100_000)
+    replicates: int = Field(ge=1, le=1_000_000)
+    seed: int = Field(ge=0)
+    population: PopulationSpec = PopulationSpec()
+    fixed: dict[str, float | int | bool] = {}
+    factors: dict[str, list[float | int | bool | str] | Range] = {}
+    sampling: Sampling | None = None
+    record: Record = Record()
+    chunk_cells: int | None = Field(None, ge=1, le=1_000_000)
+
+    @field_validator("fixed")
+    @classmethod
+    def _fixed_parameters(cls, value):
+        for key, item in value.items():
+            _check_parameter(key, item)
+        return value
+
+    @field_validator("factors")
+    @classmethod
+    def _factor_values(cls, value):
+        for key, levels in value.items():
+            if key == "pairing":
+                if not isinstance(levels, list) or not levels:
+                    raise ValueError("factor pairing expects a list of pairings")
+                for item in levels:
+                    PopulationSpec._known_pairing(item)
+                continue
+            _check_name(key)
+            items = levels.values() if isinstance(levels, Range) else levels
+            if not items:
+                raise ValueError(f"factor {key}: value [] is not allowed; expected at least one level")
+            for item in items:
+                _check_parameter(key, item)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if "pairing" in self.factors and self.population.given:
+            raise ValueError("with a pairing factor, leave out [population] (the factor gives the pairings)")
+        if "pairing" not in self.factors and not self.population.given:
+            raise ValueError("[population] needs one of pairing, pairings or drawn = true (or make pairing a factor)")
+        if self.sampling:
+            overlap = set(self.sampling.bounds) & set(self.factors)
+            if overlap:
+                raise ValueError(f"{sorted(overlap)[0]} is both a factor and sampled; choose one")
+        return self
+
+
+@dataclass
+class Design:
+    """A spec resolved into design cells."""
+
+    spec: Spec
+    factor_names: list[str]                 # columns describing a cell (pairing first if it varies)
+    cells: list[dict[str, Any]]             # one dict per cell: factor name -> value
+    chunk_cells: int
+    source: str = ""                        # the spec file as given
+    path: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def n_runs(self) -> int:
+        return self.n_cells * self.spec.replicates
+
+    def chunks(self) -> list[range]:
+        """Cell ranges, one per unit of work; fixed by the spec, never by the number of workers."""
+        return [range(start, min(start + self.chunk_cells, self.n_cells))
+                for start in range(0, self.n_cells, self.chunk_cells)]
+
+    def resolved(self) -> dict[str, Any]:
+        """Everything that determines the results, as plain data (for the manifest and the spec hash)."""
+        return {"spec": self.spec.model_dump(mode="json"), "factor_names": self.factor_names,
+                "cells": self.n_cells, "runs": self.n_runs, "chunk_cells": self.chunk_cells}
+
+    def fingerprint(self) -> str:
+        """Hash of the resolved design: a changed spec gets a different one."""
+        text = json.dumps({"resolved": self.resolved(), "cells": self.cells}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _sample_points(sampling: Sampling, seed: int) -> list[dict[str, float]]:
+    from scipy.stats import qmc
+    names = list(sampling.bounds)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 - 1,)))
+    if sampling.method == "lhs":
+        unit = qmc.LatinHypercube(d=len(names), rng=rng).random(sampling.points)
+    else:
+        unit = qmc.Sobol(d=len(names), scramble=True, rng=rng).random(sampling.points)
+    low = np.array([sampling.bounds[n][0] for n in names])
+    high = np.array([sampling.bounds[n][1] for n in names])
+    points = qmc.scale(unit, low, high)
+    return [{name: float(value) for name, value in zip(names, row)} for row in points]
+
+
+def resolve(spec: Spec, source: str = "", path: str = "") -> Design:
+    """The design cells of a spec: full factorial of the factors, crossed with sampled points."""
+    factors: dict[str, list[Any]] = {}
+    if spec.population.pairings:
+        factors["pairing"] = list(spec.population.pairings)
+    for key, levels in spec.factors.items():
+        factors[key] = levels.values() if isinstance(levels, Range) else list(levels)
+    grid = [dict(zip(factors, combo)) for combo in itertools.product(*factors.values())] if factors else [{}]
+    points = _sample_points(spec.sampling, spec.seed) if spec.sampling else [{}]
+    cells = [{**g, **s} for g in grid for s in points]
+    names = list(factors) + (list(spec.sampling.bounds) if spec.sampling else [])
+    chunk = spec.chunk_cells or max(1, min(64, TARGET_COUPLES_PER_CHUNK // spec.replicates))
+    return Design(spec, names, cells, chunk, source, path)
+
+
+def _describe(error: dict) -> str:
+    kind, message = error["type"], error["msg"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return f"unknown key (value {value!r}); expected only the keys the spec format defines"
+    if kind == "missing":
+        return "missing; this key is required"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if "is not allowed" in message or "unknown parameter" in message:
+        return message
+    shown = value if not isinstance(value, dict) else "{...}"
+    return f"value {shown!r} is not allowed; {message[0].lower() + message[1:]}"
+
+
+def load(path: str | Path) -> Design:
+    """Read, validate and resolve a spec file; raises SpecError with a one-line message."""
+    path = Path(path)
+    try:
+        source = path.read_text()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the spec ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise SpecError(f"{path}: key {where}: {_describe(first)}") from None
+    except P.ParameterError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    return resolve(spec, source, str(path))
