@@ -198,10 +198,11 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         overrides: ``Override`` objects or ``"[selector.]name=value"`` strings,
             applied after the pairing or the draw.
         spawn_keys: one tuple per couple naming its random stream; default ``(c,)``.
-        values: declared parameters given as arrays, applied last: a scalar,
-            an array over couples ``(n,)``, or, for partner-scope parameters,
-            an array over couples and partners ``(n, 2)``. This is how one
-            engine call runs a block of sweep cells side by side.
+        values: declared parameters given as arrays, applied last, keyed
+            ``[WHO.]NAME`` like overrides: a scalar, an array over couples
+            ``(n,)``, or, for partner-scope parameters, an array over couples
+            and partners ``(n, 2)``. This is how one engine call runs a block
+            of sweep cells side by side.
     """
     if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
@@ -235,26 +236,35 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     for o in checked:
         scope = P.PARAMETERS[o.name].scope
         if scope == "partner":
-            if o.selector is None:
-                mask = np.ones((n_couples, 2), dtype=bool)
-            elif o.selector in ROLES:
-                mask = np.zeros((n_couples, 2), dtype=bool)
-                mask[:, ROLES.index(o.selector)] = True
-            else:
-                mask = styles == o.selector
-            partner[o.name] = np.where(mask, float(o.value), partner[o.name])
+            partner[o.name] = np.where(selector_mask(o.selector, styles), float(o.value), partner[o.name])
         elif scope == "couple":
             couple[o.name][:] = o.value
         elif scope == "classification":
             classification[o.name] = o.value
-    for name, value in (values or {}).items():
-        _set_values(name, value, n_couples, partner, couple, classification)
+    for key, value in (values or {}).items():
+        _set_values(key, value, n_couples, styles, partner, couple, classification)
     return Population(pairing_names, styles, partner, couple, classification, keys, spawn)
 
 
-def _set_values(name: str, value: Any, n: int, partner: dict, couple: dict, classification: dict) -> None:
-    """Set one declared parameter from a scalar or an array, checking every element against its range."""
+def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:
+    """Which partners (couples, 2) a selector picks: everyone, a role (a, b) or a style."""
+    if selector is None:
+        return np.ones(styles.shape, dtype=bool)
+    if selector in ROLES:
+        mask = np.zeros(styles.shape, dtype=bool)
+        mask[:, ROLES.index(selector)] = True
+        return mask
+    return styles == selector
+
+
+def _set_values(key: str, value: Any, n: int, styles: np.ndarray, partner: dict, couple: dict,
+                classification: dict) -> None:
+    """Set ``[WHO.]NAME`` from a scalar or an array, checking every element against the declaration."""
+    selector = Override.parse(f"{key}=0").selector
+    name = Override.parse(f"{key}=0").name
     decl = P.declaration(name, value)
+    if selector is not None:
+        Override(name, decl.default, selector).checked()
     array = np.asarray(value)
     shapes = [(), (n,)] + ([(n, 2)] if decl.scope == "partner" else [])
     if array.shape not in shapes:
@@ -269,8 +279,8 @@ def _set_values(name: str, value: Any, n: int, partner: dict, couple: dict, clas
     if bad.any():
         raise P.ParameterError(name, flat[bad][0].item(), decl.allowed())
     if decl.scope == "partner":
-        partner[name] = np.broadcast_to(array.reshape(array.shape + (1,) if array.ndim == 1 else array.shape),
-                                        (n, 2)).astype(float).copy()
+        given = np.broadcast_to(array.reshape(array.shape + (1,) if array.ndim == 1 else array.shape), (n, 2))
+        partner[name] = np.where(selector_mask(selector, styles), given.astype(float), partner[name])
     elif decl.scope == "couple":
         couple[name] = np.broadcast_to(array, (n,)).astype(decl.kind).copy()
     else:

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.experiment.spec import Design
+from sim.outcomes import CLASSES
 from sim.manifest import build as build_manifest
 from sim.manifest import now
 from sim.storage import atomic_output, write_json, write_parquet
@@ -48,54 +49,22 @@ class SweepError(RuntimeError):
 
 def population_for(design: Design, cells: range):
     """The couples of a range of cells: replicate r of cell c has spawn key (c, r)."""
-    from sim.population import make_population
+    from sim.population import Population, make_population
     spec = design.spec
     reps = spec.replicates
     spawn = [(c, r) for c in cells for r in range(reps)]
-    pairing = spec.population.pairing
-    if "pairing" in design.factor_names:
-        pairing = None
     fixed = [f"{key}={value}" for key, value in spec.fixed.items()]
-    values: dict[str, Any] = {}
     couple_cells = np.repeat(np.arange(len(cells)), reps)
-    for name in design.factor_names:
-        if name == "pairing":
-            continue
-        levels = np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
-        values[name] = levels
-    if "pairing" in design.factor_names:
-        parts = []
-        from sim.population import Population
-        for i, c in enumerate(cells):
-            parts.append(make_population(design.cells[c]["pairing"], reps, spec.seed, overrides=fixed,
-                                         spawn_keys=spawn[i * reps:(i + 1) * reps]))
-        pop = Population.concat(parts)
-    else:
-        pop = make_population(pairing, len(spawn), spec.seed, drawn=spec.population.drawn, overrides=fixed,
-                              spawn_keys=spawn)
-    return _apply_factor_values(pop, values)
-
-
-def _apply_factor_values(pop, values: dict[str, np.ndarray]):
-    """Set factor values, which may name one partner ("b.responsiveness") or a style."""
-    from sim.population import ROLES, Override
-    from sim.params import PARAMETERS
-    for key, levels in values.items():
-        override = Override.parse(f"{key}=0")
-        scope = PARAMETERS[override.name].scope
-        if scope == "partner":
-            current = pop.partner[override.name]
-            if override.selector is None:
-                mask = np.ones_like(current, dtype=bool)
-            elif override.selector in ROLES:
-                mask = np.zeros_like(current, dtype=bool)
-                mask[:, ROLES.index(override.selector)] = True
-            else:
-                mask = pop.style == override.selector
-            pop.partner[override.name] = np.where(mask, levels[:, None], current)
-        elif scope == "couple":
-            pop.couple[override.name] = levels.astype(PARAMETERS[override.name].kind)
-    return pop
+    values = {name: np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
+              for name in design.factor_names if name != "pairing"}
+    if "pairing" not in design.factor_names:
+        return make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
+                               overrides=fixed, spawn_keys=spawn, values=values)
+    parts = [make_population(design.cells[c]["pairing"], reps, spec.seed, overrides=fixed,
+                             spawn_keys=spawn[i * reps:(i + 1) * reps],
+                             values={k: v[i * reps:(i + 1) * reps] for k, v in values.items()})
+             for i, c in enumerate(cells)]
+    return Population.concat(parts)
 
 
 def run_chunk(design: Design, index: int) -> dict[str, pd.DataFrame]:
@@ -367,9 +336,6 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
         if writer is not None:
             writer.close()
     shutil.rmtree(chunks_dir)
-
-
-CLASSES = ("escalating", "cycling", "settling", "secure-stable", "dissolved")
 
 
 def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFrame:
