@@ -24,10 +24,10 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 
 from sim.dynamics import STATE_FIELDS
 from sim.kernel import EQUATIONS
+from sim.schema import CLASSES  # noqa: F401  (the labels classify() gives)
 
 _cycle_intensity = EQUATIONS["cycle_intensity"]   # sim.dynamics.cycle_intensity, compiled
 
-CLASSES = ("escalating", "cycling", "settling", "secure-stable", "dissolved")
 WEEKLY = 2.0 / (7 + 1)      # EMA rate with the centre of mass of a 7-day mean
 SLOW = 2.0 / (56 + 1)       # EMA rate with the centre of mass of an 8-week mean
 PRE_SHOCK_DAYS = 28         # days before a shock that set the baseline distress

@@ -31,14 +31,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.experiment.spec import Design
-from sim.outcomes import CLASSES
+from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_VARIABLES, STATISTICS
 from sim.manifest import build as build_manifest
 from sim.manifest import now
 from sim.storage import atomic_output, write_json, write_parquet
 
-SERIES_VARIABLES = ("pursuit", "withdrawal", "distress", "anxiety")
-STATISTICS = ("mean", "q25", "q50", "q75")
-FORMAT_VERSION = 1
 
 
 class SweepError(RuntimeError):
@@ -341,12 +338,11 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
 def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFrame:
     """Per cell: share of each classification and mean, SD and 95% CI of each metric."""
     from scipy import stats
-    keys = ["cell", *[n for n in factor_names if n != "pairing"]]
-    if "pairing" not in keys:
-        keys.insert(1, "pairing")
+    numeric_factors = [n for n in factor_names if n != "pairing"]
     grouped = runs.groupby("cell", sort=True)
-    columns = {"couples": grouped.size()}
-    columns.update(grouped[[k for k in keys if k != "cell"]].first().to_dict("series"))
+    pairings = grouped["pairing"]
+    columns = {"pairing": pairings.first().where(pairings.nunique() == 1, MIXED), "couples": grouped.size()}
+    columns.update(grouped[numeric_factors].first().to_dict("series"))
     for label in CLASSES:
         columns[f"share_{label}"] = (runs["classification"] == label).groupby(runs["cell"]).mean()
     excluded = {"cell", "replicate", "seed_key", *factor_names}
