@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes (default: all cores; 1 runs in this process)")
     swp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:PORT, or 'local'")
     swp.add_argument("--force", action="store_true", help="start over, replacing results of another spec")
+    swp.add_argument("--report", action="store_true", help="write report.html into the results folder at the end")
+
+    rep = sub.add_parser("report", help="write report.html (self-contained, works offline) for a results folder")
+    rep.add_argument("folder", help="a results folder written by cycles sweep, e.g. results/support_balance")
+    rep.add_argument("--png", action="store_true", help="also export every figure as PNG (needs Chromium)")
 
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
@@ -156,6 +161,24 @@ def command_sweep(args: argparse.Namespace) -> int:
         return 0
     resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
     print(f"{design.spec.name}: {result.runs:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} -> {out}")
+    if args.report:
+        return command_report(argparse.Namespace(folder=str(out), png=False))
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    """``cycles report``: the HTML report of a results folder."""
+    from sim.report.page import PngExportError, build
+    from sim.report.results import ResultsError
+    try:
+        done = build(args.folder, png=args.png)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    except PngExportError as exc:
+        raise UsageError(f"--png: {exc}") from None
+    pngs = f", {len(done['pngs'])} PNGs in {done['pngs'][0].parent}" if done["pngs"] else ""
+    print(f"{done['report']}: {done['figures']} figures, {done['bytes'] / 1e6:.1f} MB, "
+          f"built in {done['seconds']:.1f}s{pngs}")
     return 0
 
 
@@ -177,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cycles`` console command."""
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": command_run, "sweep": command_sweep, "params": command_params}[args.command]
+        handler = {"run": command_run, "sweep": command_sweep, "report": command_report,
+                   "params": command_params}[args.command]
         return handler(args)
     except (UsageError, P.ParameterError) as exc:
         print(f"cycles: error: {exc}", file=sys.stderr)

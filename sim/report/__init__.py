@@ -1,0 +1,1 @@
+"""Plotly reports of sweep results: reads results files only, never the engine."""

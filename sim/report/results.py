@@ -1,0 +1,74 @@
+"""Reading a results folder written by ``cycles sweep``, with clear errors when it is not one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sim.schema import CLASSES, FORMAT_VERSION, RESULT_FILES
+
+REQUIRED_CELL_COLUMNS = ("cell", "pairing", "couples", *(f"share_{c}" for c in CLASSES), "intensity_mean_mean")
+
+
+class ResultsError(ValueError):
+    """A folder that is missing, partial or of another format: says what is wrong, in one line."""
+
+
+@dataclass
+class Results:
+    """A complete results folder: manifest and per-cell table; series are read on demand."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    cells: pd.DataFrame
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.manifest.get("factor_names", []))
+
+    @property
+    def days(self) -> int:
+        return int(self.manifest["spec_resolved"]["spec"]["days"])
+
+    def series(self, cells: Sequence[int], statistics: Sequence[str], replicate: int | None = None) -> pd.DataFrame:
+        """Rows of series.parquet for some cells and statistics (read with filters, not whole)."""
+        filters = [("cell", "in", [int(c) for c in cells]), ("statistic", "in", list(statistics))]
+        if replicate is not None:
+            filters.append(("replicate", "=", int(replicate)))
+        table = pq.read_table(self.folder / "series.parquet", filters=filters)
+        frame = table.to_pandas()
+        for column in ("statistic", "role"):
+            frame[column] = frame[column].astype(str)
+        return frame
+
+
+def load(folder: str | Path) -> Results:
+    """Open a results folder; raises ResultsError naming what is missing or wrong."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: no such results folder (run `cycles sweep SPEC` to make one)")
+    if (folder / "chunks").exists():
+        raise ResultsError(f"{folder}: a partial sweep (chunks/ is still there); run the same `cycles sweep` "
+                           "command again to finish it")
+    missing = [name for name in RESULT_FILES if not (folder / name).exists()]
+    if missing:
+        raise ResultsError(f"{folder}: not a complete results folder; missing {', '.join(missing)} "
+                           f"(a sweep writes {', '.join(RESULT_FILES)})")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{folder}/manifest.json: unreadable ({exc})") from None
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ResultsError(f"{folder}: results of format {version!r}, this version reads format {FORMAT_VERSION}; "
+                           "run the sweep again to regenerate them")
+    cells = pd.read_parquet(folder / "cells.parquet")
+    absent = [c for c in REQUIRED_CELL_COLUMNS if c not in cells.columns]
+    if absent:
+        raise ResultsError(f"{folder}/cells.parquet: columns missing: {', '.join(absent)}; run the sweep again")
+    return Results(folder, manifest, cells)

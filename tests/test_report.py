@@ -1,0 +1,133 @@
+"""The HTML report: contents, a real browser, no network, clear errors, PNG export."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.experiment.runner import sweep
+from sim.experiment.spec import load as load_spec
+from sim.report.figures import all_panels
+from sim.report.page import PngExportError, build, export_png
+from sim.report.results import load
+
+ROOT = Path(__file__).resolve().parent.parent
+GRID = ROOT / "tests" / "specs" / "report_grid.toml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def grid_results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "report_grid"
+    sweep(load_spec(GRID), out, workers=1)
+    return out
+
+
+def test_report_has_every_figure_and_is_self_contained(grid_results):
+    done = build(grid_results)
+    assert done["seconds"] < 20 and done["bytes"] < 15e6
+    titles = [p.slug for p in all_panels(load(grid_results))]
+    assert titles == ["escalation", "intensity", "anxiety", "regimes", "trajectories", "phase", "balance",
+                      "animation"]
+    text = done["report"].read_text()
+    assert text.count("<script type='text/javascript'>/**") == 1          # plotly.js inlined exactly once
+    # The markup (script bodies aside: plotly.js carries URLs as strings) loads nothing from elsewhere.
+    markup = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
+    assert "<script src" not in markup and "<link" not in markup
+    for caption_start in ("Share of couples", "Mean cycle intensity", "The classification", "Press Play"):
+        assert caption_start in text
+
+
+def test_other_specs_get_sensible_default_figures(tmp_path):
+    out = sweep(load_spec(ROOT / "experiments" / "quick.toml"), tmp_path / "quick", workers=1).out
+    slugs = [p.slug for p in all_panels(load(out))]
+    assert "factors" in slugs and "trajectories" in slugs and "animation" in slugs
+    assert "escalation" not in slugs            # no responsiveness x goal-support grid in this spec
+    build(out)
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
+def test_report_in_a_real_browser(grid_results, tmp_path):
+    """Headless Chromium opens the report from a file URL: every plot has data, Play exists, no errors."""
+    from playwright.sync_api import sync_playwright
+    assert CHROMIUM, "CI installs Debian's chromium (.ci/run)"
+    report = build(grid_results)["report"]
+    errors, foreign = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("request", lambda req: foreign.append(req.url)
+                if not req.url.startswith(("file:", "data:", "blob:", "about:")) else None)
+        page.goto(report.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 8 && "
+                               "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
+        with_data = page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
+            t => (t.x && t.x.length > 0) || (t.z && t.z.length > 0)).length)""")
+        assert len(with_data) == 8 and all(n >= 1 for n in with_data), with_data
+        play = page.locator(".updatemenu-button", has_text="Play")
+        assert play.count() == 1
+        play.click()
+        page.wait_for_timeout(1500)
+        shown = page.evaluate("document.getElementById('figure-animation')._fullData[0].x.length")
+        assert shown > 1                                            # the animation advanced
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    # Plotly's own Play handler rejects a promise when a frame is interrupted; that is harmless.
+    real = [e for e in errors if "animation" not in e.lower() and "interrupted" not in e.lower()]
+    assert not real, real
+    assert not foreign, foreign
+    assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_sweep_with_report_flag(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["sweep", str(GRID), "--workers", "1", "--out", str(out), "--report"]) == 0
+    assert (out / "report.html").exists()
+    assert "figures" in capsys.readouterr().out
+
+
+def test_missing_partial_and_old_results_exit_2_saying_what_is_missing(grid_results, tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no such results folder" in capsys.readouterr().err
+    partial = tmp_path / "partial"
+    shutil.copytree(grid_results, partial)
+    (partial / "series.parquet").unlink()
+    assert main(["report", str(partial)]) == 2
+    err = capsys.readouterr().err
+    assert "series.parquet" in err and "missing" in err and "\n" not in err.strip()
+    (partial / "chunks").mkdir()
+    assert main(["report", str(partial)]) == 2
+    assert "partial sweep" in capsys.readouterr().err
+    old = tmp_path / "old"
+    shutil.copytree(grid_results, old)
+    manifest = (old / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 0')
+    (old / "manifest.json").write_text(manifest)
+    assert main(["report", str(old)]) == 2
+    assert "format" in capsys.readouterr().err
+    assert not (old / "report.html").exists() or (old / "report.html").stat().st_mtime <= (
+        grid_results / "report.html").stat().st_mtime + 1e9
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
+def test_png_export(grid_results):
+    written = build(grid_results, png=True)["pngs"]
+    assert len(written) == 8
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_png_export_without_chromium_says_so(grid_results, tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(PngExportError, match="Chromium"):
+        export_png(all_panels(load(grid_results)), tmp_path / "figures")
+    assert not (tmp_path / "figures").exists()
