@@ -192,39 +192,52 @@ def follow(previous, target, rate):
     return previous + rate * (target - previous)
 
 
-def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a,
-                               secure_base_effect, goal_support_as_distance):
+def secure_base(perceived_responsiveness, threshold):
+    """How much of a safe haven there is to explore from: ``h = max(0, R^ - r0) / (1 - r0)``.
+
+    Goal support works as a secure base only on top of a safe haven
+    (Feeney 2007; Jakubiak et al. 2023): below the threshold there is none.
+    """
+    return np.maximum(perceived_responsiveness - threshold, 0.0) / np.maximum(1.0 - threshold, 1e-9)
+
+
+def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a, secure_base_effect,
+                               goal_support_as_distance, haven_threshold):
     """What a day's support says about one's worth (the anxiety-relevant experience).
 
-    ``sec_i = clip(R^_i (1 + w_b G^_i) - k_go a_i G^_i (1 - R^_i))``: goal
-    support adds to security only on top of a safe haven; without one, it
-    reads as distance to the anxious (Jakubiak et al. 2023; Arriaga et al. 2018).
+    ``sec_i = R^_i + w_b G^_i h(R^_i) - k_go a_i G^_i (1 - R^_i)``: goal support
+    adds to security only through a safe haven ``h``; without one, it reads as
+    distance to the anxious (Jakubiak et al. 2023; Arriaga et al. 2018). Not
+    clipped: a ceiling here would flatten the effect of goal support exactly
+    where responsiveness is high (the trait itself is kept in range instead).
     """
-    return clip01(perceived_responsiveness * (1.0 + secure_base_effect * perceived_goal_support)
-                  - goal_support_as_distance * a * perceived_goal_support * (1.0 - perceived_responsiveness))
+    haven = secure_base(perceived_responsiveness, haven_threshold)
+    return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven
+            - goal_support_as_distance * a * perceived_goal_support * (1.0 - perceived_responsiveness))
 
 
 def trust_from_support(perceived_responsiveness, perceived_goal_support, partner_pursuit,
-                       secure_base_effect):
+                       secure_base_effect, haven_threshold):
     """What a day says about depending on the partner (the avoidance-relevant experience).
 
-    ``trust_i = clip(R^_i (1 - P_j) (1 + w_b G^_i))``: responsiveness that comes
+    ``trust_i = (R^_i + w_b G^_i h(R^_i)) (1 - P_j)``: responsiveness that comes
     without pressure and respects autonomy (Arriaga et al. 2018, ASEM).
     """
-    return clip01(perceived_responsiveness * (1.0 - partner_pursuit)
-                  * (1.0 + secure_base_effect * perceived_goal_support))
+    haven = secure_base(perceived_responsiveness, haven_threshold)
+    return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven) * (1.0 - partner_pursuit)
 
 
 def learn_trait(x, core, experienced, learning_rate, core_weight):
     """Slow revision of a working model, in 0-1 units.
 
-    ``x(t) = x(t-1) + lambda [(1 - w) (x_exp - x(t-1)) + w (x_core - x(t-1))]``
+    ``x(t) = clip(x(t-1) + lambda [(1 - w) (x_exp - x(t-1)) + w (x_core - x(t-1))])``
     with ``x_exp = 1 - experience`` (security for anxiety, trust for
     avoidance) and ``x_core`` the person's stable core (the starting score;
-    Fraley et al. 2011).
+    Fraley et al. 2011). The trait stays within the scale; the experience
+    may fall outside 0-1.
     """
     target = (1.0 - core_weight) * (1.0 - experienced) + core_weight * core
-    return x + learning_rate * (target - x)
+    return clip01(x + learning_rate * (target - x))
 
 
 def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_responsiveness,
@@ -277,8 +290,9 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
                   p.goal_rate)
 
     security = felt_security_from_support(perceived_r, perceived_g, a, p.secure_base_effect,
-                                          p.goal_support_as_distance)
-    trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, p.secure_base_effect)
+                                          p.goal_support_as_distance, p.haven_threshold)
+    trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, p.secure_base_effect,
+                               p.haven_threshold)
     anxiety = ecr_score(learn_trait(a, unit_trait(p.anxiety), security, p.learning_rate, p.core_weight))
     avoidance = ecr_score(learn_trait(v, unit_trait(p.avoidance), trust, p.learning_rate, p.core_weight))
 

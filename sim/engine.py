@@ -34,6 +34,7 @@ class BatchResult:
     outcomes: pd.DataFrame          # one row per couple
     series: pd.DataFrame | None     # daily table of the couples asked for (or None)
     aggregator: DailyAggregates     # per day, group and role: mean and quartiles (see .table(), .statistics())
+    snapshots: dict[int, dict[str, np.ndarray]] | None = None   # day -> field -> (couples, 2), if asked
 
     @property
     def aggregates(self) -> pd.DataFrame:
@@ -55,7 +56,8 @@ def state_view(state: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = None,
-             groups: np.ndarray | None = None, progress: Callable[[int], None] | None = None) -> BatchResult:
+             groups: np.ndarray | None = None, progress: Callable[[int], None] | None = None,
+             snapshot_days: Sequence[int] | None = None) -> BatchResult:
     """Run every couple of ``pop`` for ``days`` days.
 
     Args:
@@ -66,6 +68,8 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
         groups: (couples,) group of each couple (e.g. its sweep cell) for the
             per-day aggregates; default one group.
         progress: called with the number of couples finished, after each block.
+        snapshot_days: days on which to record the state of every couple (e.g. a
+            study's waves and the diary days before them).
     """
     n = pop.n
     state = initial_array(pop)
@@ -78,15 +82,22 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     keep_slot[keep] = np.arange(len(keep))
     series = np.zeros((days + 1, len(keep), 2, len(STATE_FIELDS)))
     series_together = np.zeros((days + 1, len(keep)), dtype=np.bool_)
+    recorded = np.unique(np.asarray([] if snapshot_days is None else snapshot_days, dtype=np.int64))
+    if len(recorded) and (recorded.min() < 0 or recorded.max() > days):
+        raise ValueError(f"snapshot days must lie in 0..{days}")
+    day_slot = np.full(days + 1, -1, dtype=np.int64)
+    day_slot[recorded] = np.arange(len(recorded))
+    snapshots = np.zeros((len(recorded), n, 2, len(STATE_FIELDS)))
     keys = np.ascontiguousarray(pop.keys)
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
         kernel.run(state, params, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
-                   series_together, block)
+                   series_together, day_slot, snapshots, block)
         if progress is not None:
             progress(block.stop)
     table = _daily_table(pop, keep, series, series_together) if series_couples is not None else None
-    return BatchResult(tracker.summary(state_view(state)), table, aggregates)
+    taken = {int(d): state_view(snapshots[i]) for i, d in enumerate(recorded)} if snapshot_days is not None else None
+    return BatchResult(tracker.summary(state_view(state)), table, aggregates, taken)
 
 
 def _daily_table(pop: Population, keep: np.ndarray, series: np.ndarray, together: np.ndarray) -> pd.DataFrame:

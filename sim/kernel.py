@@ -84,7 +84,8 @@ def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
 
 def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int, couple: dict,
         tracker, aggregates, together: np.ndarray, keep_slot: np.ndarray, series: np.ndarray,
-        series_together: np.ndarray, block: slice = slice(None)) -> None:
+        series_together: np.ndarray, day_slot: np.ndarray, snapshots: np.ndarray,
+        block: slice = slice(None)) -> None:
     """Run the couples in ``block`` through all ``days`` days, compiled, one couple at a time.
 
     Couples do not interact, so each couple's whole run happens with its state
@@ -105,6 +106,9 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
             series is kept, -1 for the others.
         series: (days + 1, kept, 2, len(STATE_FIELDS)) receives the kept series.
         series_together: (days + 1, kept) bool, whether each kept couple was together.
+        day_slot: (days + 1,) slot in ``snapshots`` of each day whose state is recorded for every
+            couple (the waves of a virtual study), -1 for the other days.
+        snapshots: (recorded days, couples, 2, len(STATE_FIELDS)) receives those states.
         block: the couples to run (a slice), so callers can report progress.
     """
     b = block
@@ -113,7 +117,8 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
                 couple["dissolution"][b].astype(np.bool_), couple["dissolution_distress"][b].astype(float),
                 couple["dissolution_days"][b].astype(np.int64), tracker.acc[b], tracker.window,
                 tracker.late_start, tracker.swing_margin[b], tracker.settle_tolerance[b], aggregates.hist,
-                aggregates.sums, aggregates.groups[b], together[b], keep_slot[b], series, series_together)
+                aggregates.sums, aggregates.groups[b], together[b], keep_slot[b], series, series_together,
+                day_slot, snapshots[:, b])
 
 
 def generated_source() -> str:
@@ -152,7 +157,7 @@ dissolution_count = EQUATIONS["dissolution_count"]
 @numba.njit(cache=True, error_model="numpy")
 def run_couples(state, profiles, index, keys, days, shock_day, shock_size, can_dissolve, dissolution_distress,
                 dissolution_days, acc, window, late_start, swing_margin, settle_tolerance, hist, sums, groups,
-                together, keep_slot, series, series_together):
+                together, keep_slot, series, series_together, day_slot, snapshots):
     normals = np.empty((2, NORMALS_PER_DAY))
     for c in range(state.shape[0]):
         a = state[c, 0]
@@ -169,10 +174,14 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, can_d
         if slot >= 0:
             series[0, slot] = state[c]
             series_together[0, slot] = True
+        if day_slot[0] >= 0:
+            snapshots[day_slot[0], c] = state[c]
         for day in range(1, days + 1):
             if not together[c]:
                 if slot >= 0:
                     series[day, slot] = state[c]
+                if day_slot[day] >= 0:
+                    snapshots[day_slot[day], c] = state[c]
                 continue
             couple_day_normals(keys[c], day, normals)
             shock = shock_size[c] if day == shock_day[c] else 0.0
@@ -195,6 +204,8 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, can_d
             if slot >= 0:
                 series[day, slot] = state[c]
                 series_together[day, slot] = together[c]
+            if day_slot[day] >= 0:
+                snapshots[day_slot[day], c] = state[c]
 '''
 
 

@@ -9,6 +9,7 @@ how finely it may vary:
 - ``couple``: one value per couple (e.g. the day of a conflict shock).
 - ``population``: shapes how a drawn population is sampled.
 - ``classification``: thresholds of the outcome classification.
+- ``measurement``: how a virtual study measures people (sim.study).
 
 Trait scores are on the ECR-R scale (1-7, Fraley, Waller & Brennan 2000);
 the equations use them rescaled to 0-1 (see :func:`sim.dynamics.unit_trait`).
@@ -20,7 +21,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
 
-Scope = Literal["partner", "couple", "population", "classification"]
+Scope = Literal["partner", "couple", "population", "classification", "measurement"]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ _DECLARATIONS: list[Parameter] = [
               "How strongly the partner's pursuit raises distress, per unit of own avoidance "
               "(avoidant discomfort with pressure).",
               "theory.md s.2 (seeds 003, 004); size assumption", "partner", "appraisal"),
-    Parameter("goal_support_as_distance", 0.6, 0, 3, "per unit",
+    Parameter("goal_support_as_distance", 1.2, 0, 3, "per unit",
               "How strongly goal support without a safe haven reads as 'go away' to an anxious agent "
               "(in the moment and in slow learning).",
               "Jakubiak et al. 2023; Feeney 2007; size assumption", "partner", "appraisal"),
@@ -154,7 +155,7 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("perception_rate", 0.1, 0.001, 1, PER_DAY,
               "Rate at which perceived support follows the support received.",
               "assumption", "partner", "perception"),
-    Parameter("perception_bias", 0.4, 0, 1, UNIT,
+    Parameter("perception_bias", 0.3, 0, 1, UNIT,
               "Share of received support that goes unnoticed at maximal anxiety.",
               "Collins & Feeney 2004 (anxious partners read support less favourably); size assumption",
               "partner", "perception"),
@@ -183,9 +184,13 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("core_weight", 0.5, 0, 1, UNIT,
               "Weight of the stable core in the learning target (the rest is experience).",
               "Fraley et al. 2011 (stable core plus fluctuation); size assumption", "partner", "learning"),
-    Parameter("secure_base_effect", 1.0, 0, 3, "per unit",
+    Parameter("secure_base_effect", 1.5, 0, 3, "per unit",
               "How much goal support adds to felt security when there is a safe haven.",
               "Jakubiak et al. 2023; Arriaga et al. 2018; size assumption", "partner", "learning"),
+    Parameter("haven_threshold", 0.4, 0, 0.99, UNIT,
+              "Perceived responsiveness below which goal support gives no secure base (no safe haven to "
+              "explore from).", "Jakubiak et al. 2023 (only with high reassurance); Feeney 2007; level assumption",
+              "partner", "learning"),
     # --- dissolution ---------------------------------------------------------
     Parameter("dissolution", False, 0, 1, "switch",
               "Whether couples may dissolve. Off by default: escalating pairs often stay together "
@@ -217,6 +222,15 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("support_sd", 0.15, 0, 0.5, UNIT,
               "Spread of responsiveness and goal support around the style's typical level.",
               "assumption", "population", "population"),
+    # --- measurement in virtual studies -----------------------------------------
+    Parameter("ecr_error_sd", 0.3, 0, 3, ECR,
+              "SD of the measurement error of an ECR-R scale score (anxiety or avoidance) at a study wave.",
+              "ECR-R reliability about .90-.95 with a sample SD about 1.1 (Fraley, Waller & Brennan 2000; "
+              "Sibley & Liu 2004): error SD = SD x sqrt(1 - reliability), 0.25-0.35", "measurement",
+              "measurement"),
+    Parameter("support_error_sd", 0.08, 0, 1, UNIT,
+              "SD of the measurement error of a perceived-support scale score (0-1 scale) at a study wave.",
+              "assumption: reliability about .85 with an SD about 0.2 gives 0.08", "measurement", "measurement"),
     # --- outcome classification ----------------------------------------------
     Parameter("quiet_intensity", 0.05, 0, 1, "intensity",
               "A couple whose smoothed cycle intensity never exceeds this is secure-stable.",
@@ -242,7 +256,7 @@ _DECLARATIONS: list[Parameter] = [
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _DECLARATIONS}
 
 GROUP_ORDER = ["traits", "support", "stress", "distress", "appraisal", "behaviour", "coregulation",
-               "perception", "goals", "learning", "dissolution", "population", "classification"]
+               "perception", "goals", "learning", "dissolution", "population", "measurement", "classification"]
 
 
 def names(scope: Scope | None = None) -> list[str]:

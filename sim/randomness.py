@@ -35,6 +35,7 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 
 NORMALS_PER_DAY = 3  # per partner: stressor, perceived responsiveness, perceived goal support
 SETUP_BLOCK = 1 << 40  # once-per-couple draws live far beyond any simulated day
+MEASUREMENT_BLOCK = 1 << 41  # a virtual study's measurement errors, likewise
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -150,3 +151,21 @@ def setup_draws(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     normal = np.empty((keys.shape[0], 2, 4))
     _fill_setup(keys, uniform, normal)
     return uniform, normal
+
+
+@numba.njit(cache=True)
+def _fill_measurement(keys, normal):
+    base = np.uint64(MEASUREMENT_BLOCK) * np.uint64(NORMALS_PER_DAY)
+    for c in range(keys.shape[0]):
+        for k in range(normal.shape[2]):
+            bits = stream_bits(keys[c], base + np.uint64(k))
+            normal[c, 0, k] = inverse_normal(high_uniform(bits))
+            normal[c, 1, k] = inverse_normal(low_uniform(bits))
+
+
+def measurement_draws(keys: np.ndarray, count: int) -> np.ndarray:
+    """Normals for a virtual study's measurement errors: (couples, 2, count), positions ``3 * 2^41 + k``."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    normal = np.empty((keys.shape[0], 2, count))
+    _fill_measurement(keys, normal)
+    return normal

@@ -145,6 +145,28 @@ class Sampling(Strict):
         return value
 
 
+class StudySpec(Strict):
+    """A virtual study: a cohort measured at two waves and analysed like a real one."""
+
+    couples: int = Field(326, ge=2, le=1_000_000)
+    acclimation_days: int = Field(60, ge=0, le=100_000)
+    wave_gap_days: int = Field(365, ge=1, le=100_000)
+    window_days: int = Field(14, ge=1, le=1_000)
+    analysis: Literal["mixed", "cluster"] = "mixed"
+    formulas: list[str] = []
+
+    @model_validator(mode="after")
+    def _window_fits(self):
+        if self.window_days > self.acclimation_days + 1:
+            raise ValueError(f"window_days {self.window_days} is longer than the days before the first wave "
+                             f"({self.acclimation_days + 1}); expected at most acclimation_days + 1")
+        return self
+
+    @property
+    def wave_days(self) -> tuple[int, int]:
+        return self.acclimation_days, self.acclimation_days + self.wave_gap_days
+
+
 class Record(Strict):
     sampled_couples: int = Field(2, ge=0, le=1000)
     series_every: int = Field(1, ge=1, le=100_000)
@@ -155,8 +177,8 @@ class Spec(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     purpose: str = Field(min_length=1)
-    days: int = Field(ge=1, le=100_000)
-    replicates: int = Field(ge=1, le=1_000_000)
+    days: int | None = Field(None, ge=1, le=100_000)
+    replicates: int | None = Field(None, ge=1, le=1_000_000)
     seed: int = Field(ge=0)
     population: PopulationSpec = PopulationSpec()
     fixed: dict[str, float | int | bool] = {}
@@ -164,6 +186,7 @@ class Spec(Strict):
     sampling: Sampling | None = None
     record: Record = Record()
     chunk_cells: int | None = Field(None, ge=1, le=1_000_000)
+    study: StudySpec | None = None
 
     @field_validator("fixed")
     @classmethod
@@ -192,6 +215,10 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.study is None:
+            for key in ("days", "replicates"):
+                if getattr(self, key) is None:
+                    raise ValueError(f"{key} is required (a spec without a [study] section is a sweep)")
         if "pairing" in self.factors and self.population.given:
             raise ValueError("with a pairing factor, leave out [population] (the factor gives the pairings)")
         if "pairing" not in self.factors and not self.population.given:
@@ -264,7 +291,7 @@ def resolve(spec: Spec, source: str = "", path: str = "") -> Design:
     points = _sample_points(spec.sampling, spec.seed) if spec.sampling else [{}]
     cells = [{**g, **s} for g in grid for s in points]
     names = list(factors) + (list(spec.sampling.bounds) if spec.sampling else [])
-    chunk = spec.chunk_cells or max(1, min(64, TARGET_COUPLES_PER_CHUNK // spec.replicates))
+    chunk = spec.chunk_cells or max(1, min(64, TARGET_COUPLES_PER_CHUNK // (spec.replicates or 1)))
     return Design(spec, names, cells, chunk, source, path)
 
 
