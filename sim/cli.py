@@ -34,6 +34,17 @@ def _whole_number(minimum: int):
     return parse
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected comma-separated whole numbers "
+                                         "of couples, each at least 2")
+    return sorted(set(sizes))
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports errors in one line with exit status 2."""
 
@@ -75,6 +86,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="write report.html (self-contained, works offline) for a results folder")
     rep.add_argument("folder", help="a results folder written by cycles sweep, e.g. results/support_balance")
     rep.add_argument("--png", action="store_true", help="also export every figure as PNG (needs Chromium)")
+
+    std = sub.add_parser("study", help="run a virtual study: a cohort measured and analysed like a real one")
+    std.add_argument("spec", help="a spec with a [study] section, e.g. experiments/support_balance_study.toml")
+    std.add_argument("--out", help="output folder (default results/NAME)")
+    std.add_argument("--samples", type=_whole_number(1), default=1,
+                     help="independent virtual cohorts for power by simulation (default 1: no power analysis)")
+    std.add_argument("--n", dest="sizes", type=_sizes, default=None, metavar="N,N,...",
+                     help="cohort sizes for a power curve, e.g. 100,200,326,500,1000 (default: the spec's)")
+    std.add_argument("--formula", dest="formulas", action="append", default=[],
+                     help="another model to fit and report, e.g. 'anxiety_t2 ~ anxiety_t1_c + "
+                          "perceived_responsiveness_t1_c' (repeatable)")
+    std.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
+    std.add_argument("--dask", metavar="ADDRESS", help="run the samples on a Dask cluster, or 'local'")
 
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
@@ -182,6 +206,39 @@ def command_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_study(args: argparse.Namespace) -> int:
+    """``cycles study``: a virtual cohort, its analysis and (optionally) power by simulation."""
+    from sim.experiment.spec import SpecError, load
+    from sim.study.run import StudyError, run
+    try:
+        design = load(args.spec)
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    if design.spec.study is None:
+        raise UsageError(f"{args.spec}: no [study] section; `cycles study` needs one "
+                         "(see experiments/support_balance_study.toml)")
+    out = Path(args.out) if args.out else Path("results") / design.spec.name
+    try:
+        check_writable(out / "analysis.json")
+    except OSError as exc:
+        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder")
+    try:
+        done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
+                   workers=args.workers, dask=args.dask)
+    except StudyError as exc:
+        raise UsageError(str(exc)) from None
+    from sim.study.analysis import INTERACTION
+    main = done["fits"][0]["terms"][INTERACTION]
+    line = (f"{design.spec.name}: interaction {main['estimate']:+.3f} (p {main['p']:.4f}) in a cohort of "
+            f"{design.spec.study.couples} couples")
+    if done["summary"] is not None:
+        power = done["summary"]
+        focus = power[(power.term == INTERACTION) & (power.formula == done["fits"][0]["formula"])]
+        line += "; power " + ", ".join(f"N={r.n}: {r.power:.2f}" for r in focus.itertuples())
+    print(f"{line}; {done['seconds']:.1f}s -> {out}")
+    return 0
+
+
 def command_params(args: argparse.Namespace) -> int:
     """``cycles params``: the declared parameters."""
     if args.markdown:
@@ -200,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cycles`` console command."""
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": command_run, "sweep": command_sweep, "report": command_report,
+        handler = {"run": command_run, "sweep": command_sweep, "report": command_report, "study": command_study,
                    "params": command_params}[args.command]
         return handler(args)
     except (UsageError, P.ParameterError) as exc:

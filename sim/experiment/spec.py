@@ -248,7 +248,7 @@ class Design:
 
     @property
     def n_runs(self) -> int:
-        return self.n_cells * self.spec.replicates
+        return self.n_cells * (self.spec.replicates or 0)
 
     def chunks(self) -> list[range]:
         """Cell ranges, one per unit of work; fixed by the spec, never by the number of workers."""

@@ -63,19 +63,18 @@ def _run_table(results: Results) -> str:
     return "<table class='run'>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
-def render(results: Results, panels: list[Panel]) -> str:
-    """The whole page as a string."""
-    spec = results.manifest["spec_resolved"]["spec"]
+def render_page(title: str, purpose: str, intro: str, panels: list[Panel], intro_heading: str = "What was run") -> str:
+    """A self-contained page: plotly.js inlined once, an introduction, then each figure with its caption."""
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(spec['name'])}: pursue-withdraw cycles</title>",
+        f"<title>{html.escape(title)}: pursue-withdraw cycles</title>",
         f"<style>{STYLE}</style>",
         f"<script type='text/javascript'>{get_plotlyjs()}</script>",
         "</head><body>",
-        f"<h1>{html.escape(spec['name'])}</h1>",
-        f"<p class='purpose'>{html.escape(spec['purpose'])}</p>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='purpose'>{html.escape(purpose)}</p>",
         "<nav>" + "".join(f"<a href='#{p.slug}'>{html.escape(p.title)}</a>" for p in panels) + "</nav>",
-        "<h2 id='run'>What was run</h2>", _run_table(results),
+        f"<h2 id='run'>{html.escape(intro_heading)}</h2>", intro,
     ]
     for panel in panels:
         figure = panel.figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"figure-{panel.slug}",
@@ -84,6 +83,12 @@ def render(results: Results, panels: list[Panel]) -> str:
                   f"<p class='caption'>{html.escape(panel.caption)}</p>", figure]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def render(results: Results, panels: list[Panel]) -> str:
+    """The sweep report as a string."""
+    spec = results.manifest["spec_resolved"]["spec"]
+    return render_page(spec["name"], spec["purpose"], _run_table(results), panels)
 
 
 class PngExportError(RuntimeError):

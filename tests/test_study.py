@@ -1,0 +1,110 @@
+"""Virtual studies: the Jakubiak et al. (2023) design on simulated couples, analysed and powered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.experiment.spec import load
+from sim.study.analysis import INTERACTION
+from sim.study.run import n_for_power, run
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ROOT / "experiments" / "support_balance_study.toml"
+
+
+@pytest.fixture(scope="module")
+def hundred_cohorts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "support_balance_study"
+    run(load(STUDY), out, samples=100, workers=2)
+    return out
+
+
+def test_goal_support_lowers_later_anxiety_more_when_responsiveness_is_high(hundred_cohorts):
+    """Over 100 virtual cohorts of 326 couples (N as in Jakubiak et al. 2023).
+
+    Thresholds from the issue: the goal support x responsiveness interaction on anxiety at T2 has the sign
+    meaning "goal support lowers later anxiety more when responsiveness is high" (negative) in at least 80%
+    of cohorts; the simple slope of goal support is negative at +1 SD of responsiveness and not negative at
+    -1 SD, on average over cohorts.
+    """
+    samples = pd.read_parquet(hundred_cohorts / "power_samples.parquet")
+    assert samples["sample"].nunique() == 100
+    interaction = samples[samples.term == INTERACTION]["estimate"]
+    high = samples[samples.term == "simple slope of goal support at +1 SD responsiveness"]["estimate"]
+    low = samples[samples.term == "simple slope of goal support at -1 SD responsiveness"]["estimate"]
+    print(f"interaction mean {interaction.mean():+.3f}, negative in {(interaction < 0).mean():.0%}; "
+          f"simple slopes: -1 SD {low.mean():+.3f}, +1 SD {high.mean():+.3f}")
+    assert (interaction < 0).mean() >= 0.8
+    assert high.mean() < 0
+    assert low.mean() >= 0
+
+
+def test_study_outputs(hundred_cohorts):
+    data = pd.read_parquet(hundred_cohorts / "dataset.parquet")
+    for column in ("couple_id", "person_id", "role", "style_t1", "anxiety_t1", "anxiety_t2", "avoidance_t1",
+                   "avoidance_t2", "perceived_responsiveness_t1", "perceived_goal_support_t1",
+                   "responsiveness_received", "goal_support_received"):
+        assert column in data.columns, column
+    assert len(data) == 2 * 326 and data["couple_id"].nunique() == 326
+    assert pd.read_csv(hundred_cohorts / "dataset.csv").shape == data.shape
+    analysis = json.loads((hundred_cohorts / "analysis.json").read_text())
+    main_fit = analysis["fits"][0]
+    assert main_fit["method"] == "mixed" and INTERACTION in main_fit["terms"]
+    assert [s["moderator_level"] for s in main_fit["simple_slopes"]] == ["-1 SD", "mean", "+1 SD"]
+    for key in ("estimate", "se", "ci_low", "ci_high", "p"):
+        assert key in main_fit["terms"][INTERACTION]
+    power = pd.read_parquet(hundred_cohorts / "power.parquet")
+    row = power[power.term == INTERACTION].iloc[0]
+    assert row["samples"] == 100 and 0 <= row["power"] <= 1
+    assert "Power by simulation" in (hundred_cohorts / "analysis.txt").read_text()
+    assert (hundred_cohorts / "report.html").stat().st_size < 15e6
+
+
+def test_same_seed_same_dataset_bit_for_bit(tmp_path):
+    design = load(STUDY)
+    run(design, tmp_path / "one")
+    run(design, tmp_path / "two")
+    for name in ("dataset.parquet", "dataset.csv"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_power_curve_over_cohort_sizes_and_extra_formula(tmp_path, capsys):
+    out = tmp_path / "curve"
+    assert main(["study", str(STUDY), "--samples", "4", "--n", "60,120", "--workers", "1", "--out", str(out),
+                 "--formula", "anxiety_t2 ~ anxiety_t1_c + perceived_responsiveness_t1_c"]) == 0
+    assert "power N=60" in capsys.readouterr().out
+    power = pd.read_parquet(out / "power.parquet")
+    assert set(power["n"]) == {60, 120} and power["formula"].nunique() == 2
+    fits = json.loads((out / "analysis.json").read_text())["fits"]
+    assert fits[1]["formula"] == "anxiety_t2 ~ anxiety_t1_c + perceived_responsiveness_t1_c"
+
+
+def test_n_for_power_interpolates_the_curve():
+    summary = pd.DataFrame({"n": [100, 200, 400], "formula": "f", "term": "t", "power": [0.3, 0.7, 0.9]})
+    assert n_for_power(summary, "t", "f") == pytest.approx(300)   # halfway from 0.7 at 200 to 0.9 at 400
+    assert n_for_power(summary.assign(power=[0.1, 0.2, 0.3]), "t", "f") is None
+
+
+def test_unknown_column_in_a_formula_is_named_with_the_columns(tmp_path, capsys):
+    assert main(["study", str(STUDY), "--out", str(tmp_path / "x"), "--formula", "anxiety_t2 ~ warmth"]) == 2
+    err = capsys.readouterr().err
+    assert "warmth" in err and "perceived_goal_support_t1" in err and "\n" not in err.strip()
+    assert not (tmp_path / "x" / "dataset.parquet").exists()
+
+
+def test_clustered_errors_and_a_spec_without_study(tmp_path, capsys):
+    body = STUDY.read_text().replace('analysis = "mixed"', 'analysis = "cluster"').replace("couples = 326",
+                                                                                            "couples = 80")
+    spec = tmp_path / "cluster.toml"
+    spec.write_text(body)
+    run(load(spec), tmp_path / "c")
+    fit = json.loads((tmp_path / "c" / "analysis.json").read_text())["fits"][0]
+    assert fit["method"] == "cluster" and np.isfinite(fit["terms"][INTERACTION]["se"])
+    assert main(["study", str(ROOT / "experiments" / "quick.toml"), "--out", str(tmp_path / "q")]) == 2
+    assert "no [study] section" in capsys.readouterr().err
