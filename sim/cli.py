@@ -169,6 +169,8 @@ def command_sweep(args: argparse.Namespace) -> int:
         design = load(args.spec)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
+    if design.spec.days is None or design.spec.replicates is None:
+        raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
     out = Path(args.out) if args.out else Path("results") / design.spec.name
     try:
         check_writable(out / "manifest.json")

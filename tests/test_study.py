@@ -108,3 +108,12 @@ def test_clustered_errors_and_a_spec_without_study(tmp_path, capsys):
     assert fit["method"] == "cluster" and np.isfinite(fit["terms"][INTERACTION]["se"])
     assert main(["study", str(ROOT / "experiments" / "quick.toml"), "--out", str(tmp_path / "q")]) == 2
     assert "no [study] section" in capsys.readouterr().err
+
+
+def test_a_study_and_a_sweep_refuse_each_others_specs(tmp_path, capsys):
+    assert main(["sweep", str(STUDY), "--out", str(tmp_path / "s")]) == 2
+    assert "cycles study" in capsys.readouterr().err
+    mixed = tmp_path / "pairings.toml"
+    mixed.write_text(STUDY.read_text().replace("drawn = true", 'pairings = ["secure-secure", "anxious-avoidant"]'))
+    assert main(["study", str(mixed), "--out", str(tmp_path / "p")]) == 2
+    assert "one population" in capsys.readouterr().err

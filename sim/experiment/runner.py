@@ -183,8 +183,9 @@ def make_executor(workers: int | None = None, dask: str | None = None) -> Execut
 class Progress:
     """Runs done, runs per second and time left: a bar on a terminal, plain lines otherwise."""
 
-    def __init__(self, total: int, done: int = 0, stream=None, every_seconds: float = 5.0):
+    def __init__(self, total: int, done: int = 0, stream=None, every_seconds: float = 5.0, unit: str = "run"):
         self.total, self.done = total, done
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.start_done = done
@@ -193,7 +194,7 @@ class Progress:
         self.bar = None
         if getattr(self.stream, "isatty", lambda: False)():
             from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=done, unit="run", unit_scale=True, file=self.stream,
+            self.bar = tqdm(total=total, initial=done, unit=unit, unit_scale=True, file=self.stream,
                             dynamic_ncols=True, smoothing=0.1)
 
     def advance(self, runs: int) -> None:
@@ -211,7 +212,7 @@ class Progress:
         rate = (self.done - self.start_done) / elapsed
         left = (self.total - self.done) / rate if rate > 0 else float("nan")
         share = self.done / self.total if self.total else 1.0
-        return (f"runs {self.done:,}/{self.total:,} ({share:.0%}), {rate:,.0f} runs/s, "
+        return (f"{self.unit}s {self.done:,}/{self.total:,} ({share:.0%}), {rate:,.1f} {self.unit}s/s, "
                 f"{_duration(left)} left")
 
     def close(self) -> None:

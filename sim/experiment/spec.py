@@ -58,21 +58,20 @@ class SpecError(ValueError):
 
 
 def _check_parameter(key: str, value: Any) -> Override:
-    """Validate a ``[WHO.]NAME`` key with a value against the declarations."""
-    override = Override.parse(f"{key}={value}") if not isinstance(value, (list, dict)) else None
-    if override is None:
+    """Validate a ``[WHO.]NAME`` key with one value against the declarations."""
+    if isinstance(value, (list, dict)):
         raise ValueError(f"expected a single value for {key}")
-    return Override(override.name, value, override.selector).checked()
+    name = Override.parse(f"{key}=0")
+    return Override(name.name, value, name.selector).checked()
 
 
 def _check_name(key: str) -> None:
-    """A factor or bound key must name a declared parameter, optionally for one partner."""
+    """A factor or bound key must name a model parameter, optionally for one partner or style."""
     override = Override.parse(f"{key}=0")
     decl = P.declaration(override.name, key)
-    if decl.scope == "population":
-        raise P.ParameterError(key, key, "a partner- or couple-level parameter (population settings go in [fixed])")
-    if decl.scope == "classification":
-        raise P.ParameterError(key, key, "a model parameter (classification thresholds go in [fixed])")
+    if decl.scope in ("population", "classification", "measurement"):
+        raise P.ParameterError(key, key, f"a partner- or couple-level parameter ({decl.scope} settings go in "
+                               "[fixed])")
     Override(override.name, decl.default, override.selector).checked()
 
 

@@ -94,8 +94,8 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
         raise StudyError(f"{design.path}: no [study] section; `cycles study` needs one (see "
                          "experiments/support_balance_study.toml)")
     if design.factor_names:
-        raise StudyError(f"{design.path}: a study runs one population; remove [factors] and [sampling] "
-                         "(or sweep them with `cycles sweep`)")
+        raise StudyError(f"{design.path}: a study runs one population; remove [factors], [sampling] and "
+                         "population.pairings (or sweep them with `cycles sweep`)")
     formulas = _formulas(design, formulas or [])
     check_formulas(design, formulas)
     out = Path(out)
@@ -115,7 +115,7 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
     summary = None
     if samples > 1 or len(sizes) > 1:
         tasks = [(s, n) for n in sizes for s in range(samples)]
-        progress = Progress(len(tasks), stream=progress_stream)
+        progress = Progress(len(tasks), stream=progress_stream, unit="cohort")
         choice = make_executor(workers, dask)
         rows: list[dict[str, Any]] = []
         try:
