@@ -201,29 +201,28 @@ def secure_base(perceived_responsiveness, threshold):
     return np.maximum(perceived_responsiveness - threshold, 0.0) / np.maximum(1.0 - threshold, 1e-9)
 
 
-def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a, secure_base_effect,
-                               goal_support_as_distance, haven_threshold):
+def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a, haven, secure_base_effect,
+                               goal_support_as_distance):
     """What a day's support says about one's worth (the anxiety-relevant experience).
 
-    ``sec_i = R^_i + w_b G^_i h(R^_i) - k_go a_i G^_i (1 - R^_i)``: goal support
-    adds to security only through a safe haven ``h``; without one, it reads as
-    distance to the anxious (Jakubiak et al. 2023; Arriaga et al. 2018). Not
-    clipped: a ceiling here would flatten the effect of goal support exactly
-    where responsiveness is high (the trait itself is kept in range instead).
+    ``sec_i = R^_i + w_b G^_i h_i - k_go a_i G^_i (1 - R^_i)``, with ``h_i`` from
+    :func:`secure_base`: goal support adds to security only through a safe
+    haven; without one, it reads as distance to the anxious (Jakubiak et al.
+    2023; Arriaga et al. 2018). Not clipped: a ceiling here would flatten the
+    effect of goal support exactly where responsiveness is high (the trait
+    itself is kept in range instead).
     """
-    haven = secure_base(perceived_responsiveness, haven_threshold)
     return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven
             - goal_support_as_distance * a * perceived_goal_support * (1.0 - perceived_responsiveness))
 
 
-def trust_from_support(perceived_responsiveness, perceived_goal_support, partner_pursuit,
-                       secure_base_effect, haven_threshold):
+def trust_from_support(perceived_responsiveness, perceived_goal_support, partner_pursuit, haven,
+                       secure_base_effect):
     """What a day says about depending on the partner (the avoidance-relevant experience).
 
-    ``trust_i = (R^_i + w_b G^_i h(R^_i)) (1 - P_j)``: responsiveness that comes
+    ``trust_i = (R^_i + w_b G^_i h_i) (1 - P_j)``: responsiveness that comes
     without pressure and respects autonomy (Arriaga et al. 2018, ASEM).
     """
-    haven = secure_base(perceived_responsiveness, haven_threshold)
     return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven) * (1.0 - partner_pursuit)
 
 
@@ -289,10 +288,10 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
                                       p.goal_support_effect, p.safe_haven_effect, p.distress_goal_cost),
                   p.goal_rate)
 
-    security = felt_security_from_support(perceived_r, perceived_g, a, p.secure_base_effect,
-                                          p.goal_support_as_distance, p.haven_threshold)
-    trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, p.secure_base_effect,
-                               p.haven_threshold)
+    haven = secure_base(perceived_r, p.haven_threshold)
+    security = felt_security_from_support(perceived_r, perceived_g, a, haven, p.secure_base_effect,
+                                          p.goal_support_as_distance)
+    trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, haven, p.secure_base_effect)
     anxiety = ecr_score(learn_trait(a, unit_trait(p.anxiety), security, p.learning_rate, p.core_weight))
     avoidance = ecr_score(learn_trait(v, unit_trait(p.avoidance), trust, p.learning_rate, p.core_weight))
 

@@ -109,16 +109,18 @@ def test_goal_pursuit_grows_with_support_and_safe_haven_falls_with_distress():
 
 def test_goal_support_adds_security_only_on_a_safe_haven():
     def gain(r, a):
-        return (d.felt_security_from_support(r, 0.8, a, 1.5, 1.2, 0.4)
-                - d.felt_security_from_support(r, 0.2, a, 1.5, 1.2, 0.4))
+        haven = d.secure_base(r, 0.4)
+        return (d.felt_security_from_support(r, 0.8, a, haven, 1.5, 1.2)
+                - d.felt_security_from_support(r, 0.2, a, haven, 1.5, 1.2))
     assert d.secure_base(0.3, 0.4) == 0.0 and d.secure_base(1.0, 0.4) == 1.0
     assert gain(0.9, 0.7) > 0.3       # with a safe haven goal support raises security
     assert gain(0.3, 0.0) == 0.0      # below the haven threshold it gives a secure person nothing
     assert gain(0.3, 0.7) < -0.2      # and reads as distance to an anxious one
     # No ceiling: the gain keeps growing with responsiveness (a ceiling would flatten it at the top).
     assert gain(1.0, 0.0) > gain(0.8, 0.0) > gain(0.6, 0.0) > 0
-    assert d.trust_from_support(0.8, 0.5, partner_pursuit=0.0, secure_base_effect=1.5, haven_threshold=0.4) > \
-        d.trust_from_support(0.8, 0.5, partner_pursuit=0.9, secure_base_effect=1.5, haven_threshold=0.4)
+    haven = d.secure_base(0.8, 0.4)
+    assert d.trust_from_support(0.8, 0.5, partner_pursuit=0.0, haven=haven, secure_base_effect=1.5) > \
+        d.trust_from_support(0.8, 0.5, partner_pursuit=0.9, haven=haven, secure_base_effect=1.5)
 
 
 def test_learning_moves_traits_slowly_towards_experience_and_core():
