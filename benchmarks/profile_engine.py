@@ -114,11 +114,16 @@ def _compiled_parts() -> dict:
     return {"nanoseconds per agent-step": out}
 
 
-@numba.njit(inline="always")
-def _params(k):
-    return (k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], k[10], k[11], k[12], k[13], k[14],
-            k[15], k[16], k[17], k[18], k[19], k[20], k[21], k[22], k[23], k[24], k[25], k[26], k[27], k[28],
-            k[29], k[30])
+def _params_unpacker():
+    """A compiled ``k -> tuple(k[0], ..., k[K-1])`` for the declared partner parameters (like sim.kernel's loop)."""
+    from sim.kernel import PARTNER_PARAMETERS
+    source = "def unpack(k):\n    return (" + ", ".join(f"k[{i}]" for i in range(len(PARTNER_PARAMETERS))) + ",)\n"
+    namespace: dict = {}
+    exec(source, namespace)
+    return numba.njit(inline="always")(namespace["unpack"])
+
+
+_params = _params_unpacker()
 
 
 def _mesa() -> dict:
@@ -137,7 +142,5 @@ def _mesa() -> dict:
 
 
 if __name__ == "__main__":
-    from sim.kernel import PARTNER_PARAMETERS
-    assert len(PARTNER_PARAMETERS) == 31, "update _params to the number of partner parameters"
     print(json.dumps({"engine_stages_seconds_100k_couples_365_days": _stages(), "compiled_parts": _compiled_parts(),
                       "mesa_path": _mesa()}, indent=2))
