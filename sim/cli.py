@@ -161,21 +161,27 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_sweep(args: argparse.Namespace) -> int:
-    """``cycles sweep``: run an experiment spec, resumably."""
-    from sim.experiment.runner import SweepError, sweep
+def _spec_and_folder(args: argparse.Namespace):
+    """The validated spec of ``args.spec`` and its output folder (``--out`` or results/NAME), checked writable."""
     from sim.experiment.spec import SpecError, load
     try:
         design = load(args.spec)
     except SpecError as exc:
         raise UsageError(str(exc)) from None
-    if design.spec.days is None or design.spec.replicates is None:
-        raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
     out = Path(args.out) if args.out else Path("results") / design.spec.name
     try:
         check_writable(out / "manifest.json")
     except OSError as exc:
         raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder")
+    return design, out
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    """``cycles sweep``: run an experiment spec, resumably."""
+    from sim.experiment.runner import SweepError, sweep
+    design, out = _spec_and_folder(args)
+    if design.spec.days is None or design.spec.replicates is None:
+        raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
     print(f"{design.spec.name}: {design.n_cells:,} cells x {design.spec.replicates} couples = {design.n_runs:,} "
           f"runs of {design.spec.days} days -> {out}", file=sys.stderr)
     try:
@@ -210,20 +216,11 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_study(args: argparse.Namespace) -> int:
     """``cycles study``: a virtual cohort, its analysis and (optionally) power by simulation."""
-    from sim.experiment.spec import SpecError, load
     from sim.study.run import StudyError, run
-    try:
-        design = load(args.spec)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
+    design, out = _spec_and_folder(args)
     if design.spec.study is None:
         raise UsageError(f"{args.spec}: no [study] section; `cycles study` needs one "
                          "(see experiments/support_balance_study.toml)")
-    out = Path(args.out) if args.out else Path("results") / design.spec.name
-    try:
-        check_writable(out / "analysis.json")
-    except OSError as exc:
-        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder")
     try:
         done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
                    workers=args.workers, dask=args.dask)
