@@ -100,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     std.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
     std.add_argument("--dask", metavar="ADDRESS", help="run the samples on a Dask cluster, or 'local'")
 
+    app = sub.add_parser("app", help="the classroom app: watch a couple's cycle in the browser and change it live")
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this computer only; anything else is "
+                          "reachable from the network)")
+    app.add_argument("--port", type=_whole_number(1), default=8765, help="port (default 8765)")
+
+    demo = sub.add_parser("demo", help="a standalone animated HTML page of one couple's cycle (no Python needed)")
+    demo.add_argument("--preset", default="anxious-avoidant", help="pairing, partner a first")
+    demo.add_argument("--days", type=_whole_number(1), default=365, help="days to show (default 365)")
+    demo.add_argument("--seed", type=_whole_number(0), default=0, help="root seed (default 0)")
+    demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
+                      help="override a declared parameter (repeatable)")
+    demo.add_argument("--out", default="demo.html", help="the HTML file to write (default demo.html)")
+
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
     return parser
@@ -238,6 +252,66 @@ def command_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_app(args: argparse.Namespace) -> int:
+    """``cycles app``: start the SolaraViz app and say where it is."""
+    import importlib.util
+    import socket
+    import subprocess
+    missing = [m for m in ("solara", "solara_assets", "matplotlib", "altair") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(f"the app needs the app extra ({', '.join(missing)} missing): pip install -e '.[app]'")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"cycles: note: listening on {args.host} makes the app reachable from other computers",
+              file=sys.stderr)
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, args.port)) == 0:
+            raise UsageError(f"--port: port {args.port} is already in use; expected a free port")
+    server = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
+                               "--port", str(args.port), "--production", "--no-open"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if server.poll() is not None:
+                raise UsageError(f"the app server stopped: {server.stderr.read().strip().splitlines()[-1:]}")
+            with socket.socket() as probe:
+                if probe.connect_ex((url.split("//")[1].split(":")[0], args.port)) == 0:
+                    break
+            time.sleep(0.2)
+        print(f"The classroom app is ready at {url} (Ctrl-C to stop)", flush=True)
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    """``cycles demo``: the app's views as a standalone animated page."""
+    from sim.classroom import write_demo
+    from sim.model import CoupleModel
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out: path {str(out)!r} is not allowed; expected a file name ending in .html")
+    try:
+        check_writable(out)
+    except OSError as exc:
+        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a file in a writable folder")
+    overrides = [Override.parse(text).checked() for text in args.overrides]
+    model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_demo(model, args.days, out)
+    print(f"{out}: {args.days} days of a {args.preset} couple, {out.stat().st_size / 1e6:.1f} MB, opens offline")
+    return 0
+
+
 def command_params(args: argparse.Namespace) -> int:
     """``cycles params``: the declared parameters."""
     if args.markdown:
@@ -257,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         handler = {"run": command_run, "sweep": command_sweep, "report": command_report, "study": command_study,
-                   "params": command_params}[args.command]
+                   "app": command_app, "demo": command_demo, "params": command_params}[args.command]
         return handler(args)
     except (UsageError, P.ParameterError) as exc:
         print(f"cycles: error: {exc}", file=sys.stderr)

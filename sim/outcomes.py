@@ -157,7 +157,7 @@ class CycleTracker:
         self.window = window_length(days)
         self.late_start = days - self.window + 1
         self.thresholds = {k: np.broadcast_to(np.asarray(v, dtype=float), (n,)) for k, v in thresholds.items()}
-        self.shock_day = np.ascontiguousarray(np.broadcast_to(np.asarray(shock_day, dtype=np.int64), (n,)))
+        self.shock_day = np.array(np.broadcast_to(np.asarray(shock_day, dtype=np.int64), (n,)))  # own, writable copy
         self.start_anxiety = np.array(initial["anxiety"], dtype=float)
         self.start_avoidance = np.array(initial["avoidance"], dtype=float)
         self.acc = np.zeros((n, len(Acc)))

@@ -1,0 +1,126 @@
+"""The classroom app (SolaraViz) and the standalone demo page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.params import PARAMETERS
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+# Solara asks its local CDN proxy for KaTeX (maths in Markdown); offline that is a 404 and nothing is shown
+# differently, since the app writes no maths.
+KNOWN_HARMLESS = ("Failed to load resource: the server responded with a status of 404", "katex")
+
+
+def test_app_module_builds_with_no_arguments_and_steps():
+    import sim.app as app
+    assert app.page is not None
+    model = app.ClassroomModel()
+    for _ in range(10):
+        model.step()
+    assert model.day == 10 and len(model.daily_table()) == 2 * 11
+
+
+def test_sliders_take_their_ranges_from_the_declarations():
+    import sim.app as app
+    for key, slider in app.model_params.items():
+        if key.startswith(("a_", "b_")):
+            decl = PARAMETERS[key[2:]]
+            assert (slider["min"], slider["max"]) == (decl.low, decl.high)
+    model = app.ClassroomModel(b_responsiveness=0.95)
+    assert model.couples[0][1].responsiveness == 0.95
+
+
+def test_conflict_button_shocks_the_couple_tomorrow():
+    import sim.app as app
+    model = app.ClassroomModel(pairing="secure-secure", a_anxiety=2.0, a_avoidance=2.0, b_anxiety=2.0,
+                               b_avoidance=2.0)
+    model.run(20)
+    before = model.couples[0][0].distress
+    model.inject_conflict()
+    model.step()
+    assert model.couples[0][0].distress > before + 0.2
+
+
+def test_demo_writes_a_standalone_animated_page(tmp_path, capsys):
+    out = tmp_path / "demo.html"
+    assert main(["demo", "--preset", "anxious-avoidant", "--days", "120", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "opens offline" in capsys.readouterr().out
+    assert text.count("plotly.js v") >= 1 and "addFrames" in text and "Play" in text
+    assert "<script src=\"https://" not in text
+    assert main(["demo", "--out", str(tmp_path / "demo.txt")]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
+def test_app_in_a_real_browser(tmp_path):
+    """Start `cycles app` on a free loopback port, step it, move a slider, and see the model change."""
+    from playwright.sync_api import sync_playwright
+    assert CHROMIUM, "CI installs Debian's chromium (.ci/run)"
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "sim.cli", "app", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in ready, ready + server.stderr.read()
+        errors, foreign = [], []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("request", lambda req: foreign.append(req.url)
+                    if not req.url.startswith((f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", "data:",
+                                               "blob:")) else None)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=120_000)
+            points = "[...document.querySelectorAll('.js-plotly-plot')].map(g => (g._fullData || [])" \
+                     ".reduce((n, t) => Math.max(n, t.x ? t.x.length : 0), 0))"
+            before = page.evaluate(points)
+            for _ in range(3):
+                page.get_by_role("button", name="Step", exact=True).click()
+                page.wait_for_timeout(400)
+            # Every time-series plot gained the three days (plot 0 is the two partners, always two markers).
+            page.wait_for_function(f"({points}).every((n, i) => i === 0 || n >= {before}[i] + 3)", timeout=30_000)
+            assert page.get_by_text("Day 3.").count() >= 1
+            # Move partner b's responsiveness to its highest value, then rebuild the model with it.
+            slider = page.locator("xpath=//div[contains(@class, 'v-input') and .//*[contains(text(), "
+                                  "'partner b: responsiveness')]]//div[@role='slider']")
+            slider.focus()
+            slider.press("End")
+            page.wait_for_timeout(500)
+            page.get_by_role("button", name="Reset", exact=True).click()
+            page.wait_for_function("document.body.innerText.includes('responsiveness 1.00')", timeout=30_000)
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+            browser.close()
+        real = [e for e in errors if not any(k in e for k in KNOWN_HARMLESS)]
+        assert not real, real
+        assert not foreign, foreign
+        assert (tmp_path / "app.png").stat().st_size > 30_000
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            pytest.fail("the app did not stop on Ctrl-C")
+    assert server.returncode is not None
