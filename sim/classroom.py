@@ -28,7 +28,12 @@ def distance(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):
 
 
 def live_regime(model) -> str:
-    """The cycle's state right now, from the outcome tracker's weekly and eight-week intensity."""
+    """The cycle's state right now, from the outcome tracker's weekly and eight-week intensity.
+
+    secure-stable (never active), escalating or cycling (weekly intensity at least high_intensity,
+    above or below its eight-week average), settled (weekly below quiet_intensity), settling (falling),
+    simmering (low but not falling), dissolved.
+    """
     acc = model.tracker.acc[0]
     thresholds = model.population.classification
     weekly, slow, peak = acc[Acc.WEEKLY], acc[Acc.SLOW], acc[Acc.PEAK]
@@ -38,6 +43,8 @@ def live_regime(model) -> str:
         return "secure-stable"
     if weekly >= thresholds["high_intensity"]:
         return "escalating" if weekly >= slow - thresholds["swing_margin"] else "cycling"
+    if weekly < thresholds["quiet_intensity"]:
+        return "settled"
     return "settling" if weekly < slow else "simmering"
 
 
