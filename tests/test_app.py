@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,11 +14,9 @@ import pytest
 
 from sim.cli import main
 from sim.params import PARAMETERS
+from tests.browser import CHROMIUM, chromium_page
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
 # Solara asks its local CDN proxy for KaTeX (maths in Markdown); offline that is a 404 and nothing is shown
 # differently, since the app writes no maths.
 KNOWN_HARMLESS = ("Failed to load resource: the server responded with a status of 404", "katex")
@@ -74,23 +71,15 @@ def _free_port() -> int:
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
 def test_app_in_a_real_browser(tmp_path):
     """Start `cycles app` on a free loopback port, step it, move a slider, and see the model change."""
-    from playwright.sync_api import sync_playwright
-    assert CHROMIUM, "CI installs Debian's chromium (.ci/run)"
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "sim.cli", "app", "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = server.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in ready, ready + server.stderr.read()
-        errors, foreign = [], []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            page.on("request", lambda req: foreign.append(req.url)
-                    if not req.url.startswith((f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", "data:",
-                                               "blob:")) else None)
+        local = (f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+        with chromium_page(allowed=local, height=1000) as watched:
+            page = watched.page
             page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
             page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=120_000)
             points = "[...document.querySelectorAll('.js-plotly-plot')].map(g => (g._fullData || [])" \
@@ -111,10 +100,9 @@ def test_app_in_a_real_browser(tmp_path):
             page.get_by_role("button", name="Reset", exact=True).click()
             page.wait_for_function("document.body.innerText.includes('responsiveness 1.00')", timeout=30_000)
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
-            browser.close()
-        real = [e for e in errors if not any(k in e for k in KNOWN_HARMLESS)]
+        real = [e for e in watched.errors if not any(k in e for k in KNOWN_HARMLESS)]
         assert not real, real
-        assert not foreign, foreign
+        assert not watched.foreign, watched.foreign
         assert (tmp_path / "app.png").stat().st_size > 30_000
     finally:
         server.send_signal(signal.SIGINT)

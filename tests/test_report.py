@@ -15,12 +15,10 @@ from sim.experiment.spec import load as load_spec
 from sim.report.figures import all_panels
 from sim.report.page import PngExportError, build, export_png
 from sim.report.results import load
+from tests.browser import CHROMIUM, chromium_page
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = ROOT / "tests" / "specs" / "report_grid.toml"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +55,9 @@ def test_other_specs_get_sensible_default_figures(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
 def test_report_in_a_real_browser(grid_results, tmp_path):
     """Headless Chromium opens the report from a file URL: every plot has data, Play exists, no errors."""
-    from playwright.sync_api import sync_playwright
-    assert CHROMIUM, "CI installs Debian's chromium (.ci/run)"
     report = build(grid_results)["report"]
-    errors, foreign = [], []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("request", lambda req: foreign.append(req.url)
-                if not req.url.startswith(("file:", "data:", "blob:", "about:")) else None)
+    with chromium_page(allowed=("file:",)) as watched:
+        page = watched.page
         page.goto(report.as_uri())
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 8 && "
                                "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
@@ -81,11 +71,10 @@ def test_report_in_a_real_browser(grid_results, tmp_path):
         shown = page.evaluate("document.getElementById('figure-animation')._fullData[0].x.length")
         assert shown > 1                                            # the animation advanced
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
     # Plotly's own Play handler rejects a promise when a frame is interrupted; that is harmless.
-    real = [e for e in errors if "animation" not in e.lower() and "interrupted" not in e.lower()]
+    real = [e for e in watched.errors if "animation" not in e.lower() and "interrupted" not in e.lower()]
     assert not real, real
-    assert not foreign, foreign
+    assert not watched.foreign, watched.foreign
     assert (tmp_path / "report.png").stat().st_size > 50_000
 
 
