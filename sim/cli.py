@@ -146,7 +146,8 @@ def command_run(args: argparse.Namespace) -> int:
         try:
             check_writable(path)
         except OSError as exc:
-            raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder")
+            raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder") \
+                from None
     overrides = [Override.parse(text).checked() for text in args.overrides]
     population = make_population(None if args.population else args.preset, args.couples, args.seed,
                                  drawn=args.population, overrides=overrides)
@@ -186,7 +187,7 @@ def _spec_and_folder(args: argparse.Namespace):
     try:
         check_writable(out / "manifest.json")
     except OSError as exc:
-        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder")
+        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder") from None
     return design, out
 
 
@@ -303,7 +304,8 @@ def command_demo(args: argparse.Namespace) -> int:
     try:
         check_writable(out)
     except OSError as exc:
-        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a file in a writable folder")
+        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a file in a writable folder") \
+            from None
     overrides = [Override.parse(text).checked() for text in args.overrides]
     model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
     out.parent.mkdir(parents=True, exist_ok=True)

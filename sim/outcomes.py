@@ -161,9 +161,9 @@ class CycleTracker:
         self.start_anxiety = np.array(initial["anxiety"], dtype=float)
         self.start_avoidance = np.array(initial["avoidance"], dtype=float)
         self.acc = np.zeros((n, len(Acc)))
-        for col, nan in ((Acc.SETTLE_DAYS, True), (Acc.DISSOLUTION_DAY, True), (Acc.ANXIETY_1Y_A, True),
-                         (Acc.ANXIETY_1Y_B, True), (Acc.AVOIDANCE_1Y_A, True), (Acc.AVOIDANCE_1Y_B, True)):
-            self.acc[:, col] = np.nan
+        for col in (Acc.SETTLE_DAYS, Acc.DISSOLUTION_DAY, Acc.ANXIETY_1Y_A, Acc.ANXIETY_1Y_B, Acc.AVOIDANCE_1Y_A,
+                    Acc.AVOIDANCE_1Y_B):
+            self.acc[:, col] = np.nan      # not reached (yet)
         self.acc[:, Acc.WEEKLY_DISTRESS] = np.asarray(initial["distress"]).mean(axis=1)
         self.swing_margin = np.ascontiguousarray(self.thresholds["swing_margin"])
         self.settle_tolerance = np.ascontiguousarray(self.thresholds["settle_tolerance"])

@@ -20,7 +20,7 @@ from sim.study.analysis import GOAL, INTERACTION, MAIN_FORMULA, RESPONSIVENESS, 
 def interaction_plot(data: pd.DataFrame, main: dict[str, Any]) -> Panel:
     terms = {k: v["estimate"] for k, v in main["terms"].items()}
     centred = with_centred(data)
-    sd_g, sd_r = centred[GOAL].std(), centred[RESPONSIVENESS].std()
+    sd_g = centred[GOAL].std()
     mean_g = data["perceived_goal_support_t1"].mean()
     g = np.linspace(-sd_g, sd_g, 21)
     fig = go.Figure()

@@ -13,7 +13,6 @@ from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from sim.experiment.runner import Progress, make_executor
