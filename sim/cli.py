@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
     std.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
     std.add_argument("--dask", metavar="ADDRESS", help="run the samples on a Dask cluster, or 'local'")
 
+    sen = sub.add_parser("sensitivity", help="which parameters an outcome depends on (SALib: Morris or Sobol)")
+    sen.add_argument("spec", help="a spec with a [sensitivity] section, e.g. experiments/sensitivity.toml")
+    sen.add_argument("--method", choices=("morris", "sobol"), default="morris", help="default morris")
+    sen.add_argument("--outcome", dest="outcomes", action="append", default=[],
+                     help="an outcome to analyse, e.g. share_escalating (repeatable; default: the spec's)")
+    sen.add_argument("--out", help="output folder (default results/NAME)")
+    sen.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
+    sen.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, or 'local'")
+
     app = sub.add_parser("app", help="the classroom app: watch a couple's cycle in the browser and change it live")
     app.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1: this computer only; anything else is "
@@ -253,6 +262,26 @@ def command_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_sensitivity(args: argparse.Namespace) -> int:
+    """``cycles sensitivity``: Morris screening or Sobol indices over the spec's uncertain parameters."""
+    from sim.experiment.sensitivity import SensitivityError, run
+    design, out = _spec_and_folder(args)
+    if design.spec.days is None or design.spec.replicates is None:
+        raise UsageError(f"{args.spec}: a sensitivity analysis needs days and replicates (couples per point)")
+    try:
+        done = run(design, out, args.method, outcomes=args.outcomes or None, workers=args.workers, dask=args.dask)
+    except SensitivityError as exc:
+        raise UsageError(str(exc)) from None
+    key = "mu_star" if args.method == "morris" else "ST"
+    tops = []
+    for outcome, part in done["table"].groupby("outcome", sort=False):
+        best = part.sort_values(key, ascending=False).head(3)
+        tops.append(f"{outcome}: " + ", ".join(f"{p} {v:.2f}" for p, v in zip(best["parameter"], best[key])))
+    print(f"{design.spec.name}: {args.method}, {done['points']:,} points in {done['seconds']:.1f}s; top {key}: "
+          + "; ".join(tops) + f" -> {out}")
+    return 0
+
+
 def command_app(args: argparse.Namespace) -> int:
     """``cycles app``: start the SolaraViz app and say where it is."""
     import importlib.util
@@ -333,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         handler = {"run": command_run, "sweep": command_sweep, "report": command_report, "study": command_study,
-                   "app": command_app, "demo": command_demo, "params": command_params}[args.command]
+                   "sensitivity": command_sensitivity, "app": command_app, "demo": command_demo,
+                   "params": command_params}[args.command]
         return handler(args)
     except (UsageError, P.ParameterError) as exc:
         print(f"cycles: error: {exc}", file=sys.stderr)

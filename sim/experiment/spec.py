@@ -166,6 +166,34 @@ class StudySpec(Strict):
         return self.acclimation_days, self.acclimation_days + self.wave_gap_days
 
 
+class SensitivitySpec(Strict):
+    """Which parameters are uncertain (and within which bounds) for ``cycles sensitivity``."""
+
+    uncertain: list[str] | Literal["all"] = "all"
+    bounds: dict[str, tuple[float, float]] = {}
+    trajectories: int = Field(10, ge=2, le=10_000)       # Morris: r trajectories, r(p+1) points
+    base_samples: int = Field(64, ge=2, le=1_000_000)    # Sobol: N, N(2p+2) points
+    outcomes: list[str] = ["share_escalating", "anxiety_change_1y_a"]
+
+    @field_validator("uncertain")
+    @classmethod
+    def _declared(cls, value):
+        if value != "all":
+            for key in value:
+                _check_name(key)
+        return value
+
+    @field_validator("bounds")
+    @classmethod
+    def _within_declared(cls, value):
+        for key, (low, high) in value.items():
+            _check_name(key)
+            decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+            if not (decl.low <= low < high <= decl.high):
+                raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+        return value
+
+
 class Record(Strict):
     sampled_couples: int = Field(2, ge=0, le=1000)
     series_every: int = Field(1, ge=1, le=100_000)
@@ -186,6 +214,7 @@ class Spec(Strict):
     record: Record = Record()
     chunk_cells: int | None = Field(None, ge=1, le=1_000_000)
     study: StudySpec | None = None
+    sensitivity: SensitivitySpec | None = None
 
     @field_validator("fixed")
     @classmethod

@@ -1,0 +1,191 @@
+"""Sensitivity analysis (SALib): which parameters an outcome hangs on.
+
+Morris screening costs r(p+1) sample points, Sobol with Saltelli sampling
+N(2p+2) (theory.md s.6). Every sample point is run with the spec's
+``replicates`` couples (spawn keys (point, replicate)), whose outcomes are
+averaged before analysis; points run in chunks through the runner's executors.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim import params as P
+from sim.experiment.runner import Progress, make_executor
+from sim.experiment.spec import Design
+from sim.manifest import build as build_manifest
+from sim.manifest import now
+from sim.population import Override
+from sim.storage import write_json, write_parquet
+
+POINTS_PER_TASK = 50
+# Parameters that define the couple or the run rather than how it behaves: not uncertain by default.
+_NOT_UNCERTAIN = {"anxiety", "avoidance", "shock_day", "dissolution", "dissolution_distress", "dissolution_days"}
+
+
+class SensitivityError(ValueError):
+    """A sensitivity analysis that cannot run as asked."""
+
+
+def uncertain_parameters(design: Design) -> list[str]:
+    """The spec's uncertain parameters ("all": every partner-scope parameter but the traits, plus the shock size)."""
+    chosen = design.spec.sensitivity.uncertain
+    if chosen == "all":
+        return [n for n in P.names("partner") + P.names("couple") if n not in _NOT_UNCERTAIN]
+    return list(chosen)
+
+
+def problem(design: Design) -> dict[str, Any]:
+    names = uncertain_parameters(design)
+    given = design.spec.sensitivity.bounds
+    bounds = []
+    for key in names:
+        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+        bounds.append(list(given.get(key, (float(decl.low), float(decl.high)))))
+    return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def sample(design: Design, method: str) -> np.ndarray:
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+    spec = design.spec.sensitivity
+    prob = problem(design)
+    if method == "morris":
+        return morris_sample.sample(prob, N=spec.trajectories, num_levels=4, seed=design.spec.seed)
+    return sobol_sample.sample(prob, N=spec.base_samples, calc_second_order=False, seed=design.spec.seed)
+
+
+def evaluate_points(design: Design, names: list[str], points: np.ndarray, first: int) -> pd.DataFrame:
+    """Run ``replicates`` couples at each sample point; one row per point with the averaged outcomes."""
+    from sim.engine import simulate
+    from sim.population import make_population
+    spec = design.spec
+    reps = spec.replicates
+    n_points = len(points)
+    spawn = [(first + i, r) for i in range(n_points) for r in range(reps)]
+    values = {}
+    for j, key in enumerate(names):
+        column = np.repeat(points[:, j], reps)
+        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+        values[key] = np.round(column) if decl.kind is int else column
+    fixed = [f"{k}={v}" for k, v in spec.fixed.items()]
+    pop = make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
+                          overrides=fixed, spawn_keys=spawn, values=values)
+    out = simulate(pop, spec.days).outcomes
+    out["share_escalating"] = (out["classification"] == "escalating").astype(float)
+    out["share_escalating_or_cycling"] = out["classification"].isin(["escalating", "cycling"]).astype(float)
+    out["point"] = np.repeat(np.arange(first, first + n_points), reps)
+    numeric = out.select_dtypes("number").columns.drop("point")
+    return out.groupby("point")[list(numeric)].mean().reset_index()
+
+
+def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None = None,
+        workers: int | None = None, dask: str | None = None, progress_stream=None) -> dict[str, Any]:
+    """Sample, run, analyse; writes indices, samples, a report and the manifest into ``out``."""
+    from SALib.analyze import morris as morris_analyze
+    from SALib.analyze import sobol as sobol_analyze
+    spec = design.spec
+    if spec.sensitivity is None:
+        raise SensitivityError(f"{design.path}: no [sensitivity] section; `cycles sensitivity` needs one "
+                               "(see experiments/sensitivity.toml)")
+    if design.factor_names or spec.population.pairings:
+        raise SensitivityError(f"{design.path}: a sensitivity analysis varies the uncertain parameters itself; "
+                               "remove [factors], [sampling] and population.pairings")
+    outcomes = outcomes or list(spec.sensitivity.outcomes)
+    prob = problem(design)
+    points = sample(design, method)
+    started_at, started = now(), time.perf_counter()
+    chunks = [(i, points[i:i + POINTS_PER_TASK]) for i in range(0, len(points), POINTS_PER_TASK)]
+    progress = Progress(len(points), stream=progress_stream, unit="point")
+    choice = make_executor(workers, dask)
+    parts = []
+    try:
+        futures = [choice.executor.submit(evaluate_points, design, prob["names"], chunk, first)
+                   for first, chunk in chunks]
+        for future in as_completed(futures):
+            part = future.result()
+            parts.append(part)
+            progress.advance(len(part))
+    finally:
+        progress.close()
+        choice.close()
+    results = pd.concat(parts).sort_values("point").reset_index(drop=True)
+    unknown = [o for o in outcomes if o not in results.columns]
+    if unknown:
+        raise SensitivityError(f"--outcome: {', '.join(unknown)} is not an outcome; expected one of "
+                               + ", ".join(c for c in results.columns if c != "point"))
+    rows = []
+    for outcome in outcomes:
+        y = results[outcome].to_numpy()
+        if method == "morris":
+            indices = morris_analyze.analyze(prob, points, y, num_levels=4, seed=spec.seed)
+            for i, name in enumerate(prob["names"]):
+                rows.append({"outcome": outcome, "parameter": name, "mu_star": indices["mu_star"][i],
+                             "mu_star_conf": indices["mu_star_conf"][i], "sigma": indices["sigma"][i],
+                             "mu": indices["mu"][i]})
+        else:
+            indices = sobol_analyze.analyze(prob, y, calc_second_order=False, seed=spec.seed)
+            for i, name in enumerate(prob["names"]):
+                rows.append({"outcome": outcome, "parameter": name, "S1": indices["S1"][i],
+                             "S1_conf": indices["S1_conf"][i], "ST": indices["ST"][i],
+                             "ST_conf": indices["ST_conf"][i]})
+    table = pd.DataFrame(rows)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_parquet(table, out / "sensitivity.parquet")
+    samples = pd.DataFrame(points, columns=prob["names"]).assign(point=np.arange(len(points)))
+    write_parquet(samples.merge(results, on="point"), out / "samples.parquet")
+    seconds = time.perf_counter() - started
+    manifest = build_manifest(command="sensitivity", name=spec.name, purpose=spec.purpose, method=method,
+                              spec_file=design.path, spec_as_given=design.source, problem=prob,
+                              sample_points=len(points), couples_per_point=spec.replicates,
+                              runs=len(points) * spec.replicates, outcomes=outcomes, root_seed=spec.seed,
+                              started=started_at, finished=now(), seconds=round(seconds, 3))
+    write_json(manifest, out / "manifest.json")
+    report = write_report(out, table, method, manifest)
+    return {"table": table, "points": len(points), "seconds": seconds, "report": report, "out": out}
+
+
+def write_report(out: Path, table: pd.DataFrame, method: str, manifest: dict[str, Any]) -> Path:
+    """A bar chart per outcome: mu* with its confidence interval and sigma (Morris), or S1 and ST (Sobol)."""
+    import plotly.graph_objects as go
+
+    from sim.report.figures import Panel
+    from sim.report.page import render_page
+    from sim.storage import atomic_output
+    panels = []
+    for outcome, part in table.groupby("outcome", sort=False):
+        if method == "morris":
+            part = part.sort_values("mu_star", ascending=False)
+            fig = go.Figure([go.Bar(x=part["parameter"], y=part["mu_star"], name="mu* (overall influence)",
+                                    error_y=dict(type="data", array=part["mu_star_conf"])),
+                             go.Bar(x=part["parameter"], y=part["sigma"], name="sigma (interactions, nonlinearity)")])
+            caption = (f"Morris screening of {outcome}: mu* is how much, on average, moving one parameter "
+                       "across its range changes the outcome (with its 95% confidence interval); sigma is how much "
+                       "that effect depends on the other parameters. Parameters on the left matter most.")
+        else:
+            part = part.sort_values("ST", ascending=False)
+            fig = go.Figure([go.Bar(x=part["parameter"], y=part["S1"], name="S1 (alone)",
+                                    error_y=dict(type="data", array=part["S1_conf"])),
+                             go.Bar(x=part["parameter"], y=part["ST"], name="ST (with interactions)",
+                                    error_y=dict(type="data", array=part["ST_conf"]))])
+            caption = (f"Sobol indices of {outcome}: S1 is the share of its variance a parameter explains alone, "
+                       "ST the share it explains including its interactions with the others.")
+        fig.update_layout(barmode="group", height=420, xaxis_tickangle=-45, margin=dict(b=140),
+                          legend=dict(orientation="h", y=1.12))
+        panels.append(Panel(f"sensitivity-{outcome}", f"What {outcome.replace('_', ' ')} depends on", caption, fig))
+    intro = (f"<table class='run'><tr><td>method</td><td>{method}</td></tr>"
+             f"<tr><td>design</td><td>{manifest['sample_points']:,} sample points x {manifest['couples_per_point']} "
+             f"couples = {manifest['runs']:,} couple-runs</td></tr>"
+             f"<tr><td>uncertain</td><td>{', '.join(manifest['problem']['names'])}</td></tr>"
+             f"<tr><td>run</td><td>{manifest['seconds']:.1f} s</td></tr></table>")
+    path = out / "report.html"
+    with atomic_output(path) as tmp:
+        tmp.write_text(render_page(manifest["name"], manifest["purpose"], intro, panels), encoding="utf-8")
+    return path
