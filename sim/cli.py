@@ -146,17 +146,11 @@ def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
 
 def command_run(args: argparse.Namespace) -> int:
     """``cycles run``: simulate and write the daily table, outcomes and manifest."""
-    out = Path(args.out)
-    if out.suffix != ".parquet":
-        raise UsageError(f"--out: path {str(out)!r} is not allowed; expected a file name ending in .parquet")
+    out = _output_file(Path(args.out), (".parquet",))
     outcomes_path = out.with_name(out.stem + ".outcomes.parquet")
     manifest_path = out.with_name(out.stem + ".manifest.json")
-    for path in (out, outcomes_path, manifest_path):
-        try:
-            check_writable(path)
-        except OSError as exc:
-            raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder") \
-                from None
+    for path in (outcomes_path, manifest_path):
+        _output_file(path, (".parquet", ".json"))
     overrides = [Override.parse(text).checked() for text in args.overrides]
     population = make_population(None if args.population else args.preset, args.couples, args.seed,
                                  drawn=args.population, overrides=overrides)
@@ -183,6 +177,18 @@ def command_run(args: argparse.Namespace) -> int:
                      seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]), manifest_path)
     print(_summary_line(args, outcomes, seconds))
     return 0
+
+
+def _output_file(path: Path, suffixes: tuple[str, ...]) -> Path:
+    """An --out file: its name must end in one of ``suffixes`` and its folder must be writable."""
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"--out: path {str(path)!r} is not allowed; expected a file name ending in {suffixes[0]}")
+    try:
+        check_writable(path)
+    except OSError as exc:
+        raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder") \
+            from None
+    return path
 
 
 def _spec_and_folder(args: argparse.Namespace):
@@ -327,14 +333,7 @@ def command_demo(args: argparse.Namespace) -> int:
     """``cycles demo``: the app's views as a standalone animated page."""
     from sim.classroom import write_demo
     from sim.model import CoupleModel
-    out = Path(args.out)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--out: path {str(out)!r} is not allowed; expected a file name ending in .html")
-    try:
-        check_writable(out)
-    except OSError as exc:
-        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a file in a writable folder") \
-            from None
+    out = _output_file(Path(args.out), (".html", ".htm"))
     overrides = [Override.parse(text).checked() for text in args.overrides]
     model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
     out.parent.mkdir(parents=True, exist_ok=True)

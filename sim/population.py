@@ -260,8 +260,8 @@ def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:
 def _set_values(key: str, value: Any, n: int, styles: np.ndarray, partner: dict, couple: dict,
                 classification: dict) -> None:
     """Set ``[WHO.]NAME`` from a scalar or an array, checking every element against the declaration."""
-    selector = Override.parse(f"{key}=0").selector
-    name = Override.parse(f"{key}=0").name
+    parsed = Override.parse(f"{key}=0")
+    selector, name = parsed.selector, parsed.name
     decl = P.declaration(name, value)
     if selector is not None:
         Override(name, decl.default, selector).checked()

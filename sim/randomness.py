@@ -104,12 +104,18 @@ def inverse_normal(p):
 
 
 @numba.njit(cache=True, inline="always")
-def couple_day_normals(key, day, out):
-    """Fill ``out`` (2, NORMALS_PER_DAY) with one couple's normals for ``day``."""
-    for k in range(NORMALS_PER_DAY):
-        bits = stream_bits(key, np.uint64(day) * np.uint64(NORMALS_PER_DAY) + np.uint64(k))
+def couple_normals(key, first, out):
+    """Fill ``out`` (2, k) from stream positions ``first .. first + k - 1``: partner a high halves, b low halves."""
+    for k in range(out.shape[1]):
+        bits = stream_bits(key, np.uint64(first) + np.uint64(k))
         out[0, k] = inverse_normal(high_uniform(bits))
         out[1, k] = inverse_normal(low_uniform(bits))
+
+
+@numba.njit(cache=True, inline="always")
+def couple_day_normals(key, day, out):
+    """Fill ``out`` (2, NORMALS_PER_DAY) with one couple's normals for ``day``."""
+    couple_normals(key, np.uint64(day) * np.uint64(NORMALS_PER_DAY), out)
 
 
 @numba.njit(cache=True)
@@ -127,14 +133,15 @@ def daily_normals(keys: np.ndarray, day: int) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _fill_setup(keys, uniform, normal):
-    base = np.uint64(SETUP_BLOCK) * np.uint64(NORMALS_PER_DAY)
+def _fill_normals(keys, first, normal):
     for c in range(keys.shape[0]):
-        for k in range(4):
-            bits = stream_bits(keys[c], base + np.uint64(k))
-            normal[c, 0, k] = inverse_normal(high_uniform(bits))
-            normal[c, 1, k] = inverse_normal(low_uniform(bits))
-        bits = stream_bits(keys[c], base + np.uint64(4))
+        couple_normals(keys[c], first, normal[c])
+
+
+@numba.njit(cache=True)
+def _fill_uniform_pair(keys, position, uniform):
+    for c in range(keys.shape[0]):
+        bits = stream_bits(keys[c], np.uint64(position))
         uniform[c, 0] = high_uniform(bits)
         uniform[c, 1] = low_uniform(bits)
 
@@ -147,25 +154,17 @@ def setup_draws(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from positions ``3 * 2^40 + k``, k = 0..3 (partner a high half, b low half).
     """
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    base = SETUP_BLOCK * NORMALS_PER_DAY
     uniform = np.empty((keys.shape[0], 2))
     normal = np.empty((keys.shape[0], 2, 4))
-    _fill_setup(keys, uniform, normal)
+    _fill_normals(keys, base, normal)
+    _fill_uniform_pair(keys, base + 4, uniform)
     return uniform, normal
-
-
-@numba.njit(cache=True)
-def _fill_measurement(keys, normal):
-    base = np.uint64(MEASUREMENT_BLOCK) * np.uint64(NORMALS_PER_DAY)
-    for c in range(keys.shape[0]):
-        for k in range(normal.shape[2]):
-            bits = stream_bits(keys[c], base + np.uint64(k))
-            normal[c, 0, k] = inverse_normal(high_uniform(bits))
-            normal[c, 1, k] = inverse_normal(low_uniform(bits))
 
 
 def measurement_draws(keys: np.ndarray, count: int) -> np.ndarray:
     """Normals for a virtual study's measurement errors: (couples, 2, count), positions ``3 * 2^41 + k``."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     normal = np.empty((keys.shape[0], 2, count))
-    _fill_measurement(keys, normal)
+    _fill_normals(keys, MEASUREMENT_BLOCK * NORMALS_PER_DAY, normal)
     return normal

@@ -75,6 +75,15 @@ def _check_name(key: str) -> None:
     Override(override.name, decl.default, override.selector).checked()
 
 
+def _check_bounds(bounds: dict[str, tuple[float, float]]) -> None:
+    """Each ``[WHO.]NAME = [low, high]`` must name a model parameter and lie within its declared range."""
+    for key, (low, high) in bounds.items():
+        _check_name(key)
+        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+        if not (decl.low <= low < high <= decl.high):
+            raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+
+
 class Strict(BaseModel):
     """Unknown keys are errors."""
 
@@ -135,12 +144,7 @@ class Sampling(Strict):
     def _declared_bounds(cls, value):
         if not value:
             raise ValueError("value {} is not allowed; expected at least one parameter with [low, high]")
-        for key, (low, high) in value.items():
-            _check_name(key)
-            name = Override.parse(f"{key}=0").name
-            decl = P.PARAMETERS[name]
-            if not (decl.low <= low < high <= decl.high):
-                raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+        _check_bounds(value)
         return value
 
 
@@ -186,11 +190,7 @@ class SensitivitySpec(Strict):
     @field_validator("bounds")
     @classmethod
     def _within_declared(cls, value):
-        for key, (low, high) in value.items():
-            _check_name(key)
-            decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
-            if not (decl.low <= low < high <= decl.high):
-                raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+        _check_bounds(value)
         return value
 
 
