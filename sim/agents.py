@@ -71,7 +71,8 @@ class PartnerAgent(mesa.Agent):
             return
         self._next = partner_day(self.state, self.partner.state, self.params, self.partner.responsiveness,
                                  self.partner.goal_support, self.model.normals_today[self.couple_id, self.role_index],
-                                 self.model.shock_today[self.couple_id])
+                                 self.model.shock_today[self.couple_id]
+                                 + self.model.conflict_today[self.couple_id, self.role_index])
 
     def apply(self) -> None:
         """Adopt the state worked out in :meth:`decide`."""

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from sim import kernel
-from sim.dynamics import STATE_FIELDS, initial_state
+from sim import interventions, kernel
+from sim.dynamics import STATE_FIELDS, cycle_intensity, initial_state
 from sim.outcomes import CycleTracker, DailyAggregates
 from sim.population import ROLES, Population
 from sim.tables import DAILY_COLUMNS, agent_id
@@ -92,7 +92,7 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
         kernel.run(state, params, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
-                   series_together, day_slot, snapshots, block)
+                   series_together, day_slot, snapshots, pop.schedule, block)
         if progress is not None:
             progress(block.stop)
     table = _daily_table(pop, keep, series, series_together) if series_couples is not None else None
@@ -114,6 +114,18 @@ def _daily_table(pop: Population, keep: np.ndarray, series: np.ndarray, together
     }
     for i, name in enumerate(STATE_FIELDS):
         columns[name] = series[..., i].reshape(-1)
-    columns["responsiveness"] = np.tile(pop.partner["responsiveness"][keep].reshape(-1), days)
-    columns["goal_support"] = np.tile(pop.partner["goal_support"][keep].reshape(-1), days)
+    p, w = STATE_FIELDS.index("pursuit"), STATE_FIELDS.index("withdrawal")
+    couple = cycle_intensity(series[:, :, 0, p], series[:, :, 0, w], series[:, :, 1, p], series[:, :, 1, w])
+    columns["cycle_intensity"] = np.repeat(couple, 2, axis=1).reshape(-1)
+    for name in ("responsiveness", "goal_support"):
+        columns[name] = np.tile(pop.partner[name][keep].reshape(-1), days)
+    kept = pop.subset(keep)
+    if interventions.planned_couples(kept.schedule).any():
+        # The support each partner gave that day, interventions included.
+        base = np.stack([kept.partner[name] for name in interventions.PARTNER_PARAMETERS], axis=-1)
+        given = [interventions.PARTNER_PARAMETERS.index(name) for name in ("responsiveness", "goal_support")]
+        daily = np.stack([interventions.parameters_on(base, kept.schedule, day)[0][..., given]
+                          for day in range(days)])                       # (days, kept, 2, 2)
+        columns["responsiveness"] = daily[..., 0].reshape(-1)
+        columns["goal_support"] = daily[..., 1].reshape(-1)
     return pd.DataFrame(columns)[list(DAILY_COLUMNS)]

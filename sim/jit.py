@@ -18,7 +18,8 @@ from pathlib import Path
 import numba
 
 _PACKAGE = Path(__file__).resolve().parent
-_COMPILED_SOURCES = ("dynamics.py", "randomness.py", "outcomes.py", "kernel.py", "params.py", "jit.py")
+_COMPILED_SOURCES = ("dynamics.py", "randomness.py", "outcomes.py", "kernel.py", "params.py", "jit.py",
+                     "interventions.py")
 
 
 def fingerprint() -> str:

@@ -8,7 +8,9 @@ from typing import Iterable
 import mesa
 import numpy as np
 import pandas as pd
+from mesa.time import Schedule
 
+from sim import interventions
 from sim.agents import PartnerAgent
 from sim.dynamics import STATE_FIELDS, cycle_intensity, dissolution_count
 from sim.outcomes import CycleTracker
@@ -18,6 +20,8 @@ from sim.tables import DAILY_COLUMNS
 
 _AGENT_REPORTERS = {"couple_id": "couple_id", "role": "role", "style": "style",
                     **{name: name for name in STATE_FIELDS},
+                    "cycle_intensity": lambda a: float(cycle_intensity(a.pursuit, a.withdrawal, a.partner.pursuit,
+                                                                       a.partner.withdrawal)),
                     "responsiveness": "responsiveness", "goal_support": "goal_support"}
 
 
@@ -41,11 +45,13 @@ class CoupleModel(mesa.Model):
             overrides are ignored).
         rng: an integer seed, accepted under Mesa's name so that
             ``mesa.batch_run`` can seed the model; ``seed`` wins if both are given.
+        intervention: an intervention plan for every couple ("none", a recipe,
+            change texts; see sim.interventions). A ready population brings its own.
     """
 
     def __init__(self, pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = None,
                  drawn: bool = False, overrides: Iterable[Override | str] = (), days: int = 365,
-                 population: Population | None = None, rng: int | None = None):
+                 population: Population | None = None, rng: int | None = None, intervention=None):
         if seed is None and rng is not None:
             # mesa.batch_run seeds models through `rng`; only integer seeds name couples reproducibly.
             seed = int(rng)
@@ -53,7 +59,8 @@ class CoupleModel(mesa.Model):
             seed = int(np.random.SeedSequence().generate_state(1, np.uint32)[0])
         super().__init__(rng=seed)
         self.seed = seed
-        self.population = population or make_population(pairing, n_couples, seed, drawn, overrides)
+        self.population = population or make_population(pairing, n_couples, seed, drawn, overrides,
+                                                        intervention=intervention)
         pop = self.population
         self.days = days
         self.day = 0
@@ -61,6 +68,7 @@ class CoupleModel(mesa.Model):
         self.dissolution_streak = np.zeros(pop.n, dtype=np.int64)
         self.normals_today = np.zeros((pop.n, 2, 1))
         self.shock_today = np.zeros(pop.n)
+        self.conflict_today = np.zeros((pop.n, 2))    # from scheduled conflict events
         self.couples: list[tuple[PartnerAgent, PartnerAgent]] = []
         for c in range(pop.n):
             pair = tuple(PartnerAgent(self, c, role, pop.style[c, r],
@@ -70,6 +78,7 @@ class CoupleModel(mesa.Model):
             self.couples.append(pair)
         for agent in self.agents:
             agent.start()
+        self._schedule_interventions()
         self.tracker = CycleTracker(pop.n, days, pop.couple["shock_day"], self.state_arrays(),
                                     pop.classification)
         self.datacollector = mesa.DataCollector(
@@ -85,6 +94,40 @@ class CoupleModel(mesa.Model):
                              **_AGENT_REPORTERS},
         )
         self.datacollector.collect(self)
+
+    def _schedule_interventions(self) -> None:
+        """Put every day on which an intervention can change a parameter on Mesa's event list.
+
+        An event at time ``d - 0.5`` (the evening before day ``d``, ahead of
+        the step at time ``d``) recomputes the day's parameters and conflict
+        drive from the schedule (sim.interventions.parameters_on, the function
+        the batch engine compiles). Between those days nothing changes.
+        """
+        schedule = self.population.schedule
+        planned = interventions.planned_couples(schedule)
+        if not planned.any():
+            return
+        self._base_parameters = np.stack([self.population.partner[name] for name in interventions.PARTNER_PARAMETERS],
+                                         axis=-1)
+        rules = {tuple(row[:interventions.Rule.ON_A]) for row in schedule[planned].reshape(-1, schedule.shape[2])
+                 if row[interventions.Rule.ON_A] or row[interventions.Rule.ON_B]}
+        for rule in sorted(rules):
+            for first, interval, last in interventions.transitions(np.array(rule)):
+                if interval is None:
+                    self.schedule_event(self._refresh_interventions, at=first - 0.5)
+                else:
+                    self.schedule_recurring(self._refresh_interventions, Schedule(
+                        interval=interval, start=first - 0.5, end=None if np.isinf(last) else last - 0.5))
+
+    def _refresh_interventions(self) -> None:
+        """Set every planned partner's parameters and conflict drive for the coming day."""
+        coming = self.day + 1
+        values, self.conflict_today = interventions.parameters_on(self._base_parameters, self.population.schedule,
+                                                                  coming)
+        for c in np.flatnonzero(interventions.planned_couples(self.population.schedule)):
+            for agent in self.couples[c]:
+                agent.params = SimpleNamespace(**dict(zip(interventions.PARTNER_PARAMETERS,
+                                                          values[c, agent.role_index].tolist())))
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Every state variable as an array of shape (couples, 2)."""

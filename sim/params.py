@@ -201,6 +201,10 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("dissolution_days", 90, 1, 100_000, "days",
               "Consecutive days above the threshold after which the couple dissolves.",
               "assumption", "couple", "dissolution", int),
+    # --- interventions -------------------------------------------------------
+    Parameter("intervention_day", 180, 1, 100_000, "day",
+              "Day on which an intervention recipe (sim.interventions) begins, unless it names its own day.",
+              "assumption (theory.md P7: begun mid-run)", "couple", "interventions", int),
     # --- drawn populations ---------------------------------------------------
     Parameter("share_anxious", 0.19, 0, 1, "proportion",
               "Share of people with an anxious (preoccupied) style.", "Hazan & Shaver 1987 (N = 620)",
@@ -256,7 +260,8 @@ _DECLARATIONS: list[Parameter] = [
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _DECLARATIONS}
 
 GROUP_ORDER = ["traits", "support", "stress", "distress", "appraisal", "behaviour", "coregulation",
-               "perception", "goals", "learning", "dissolution", "population", "measurement", "classification"]
+               "perception", "goals", "learning", "dissolution", "interventions",
+               "population", "measurement", "classification"]
 
 
 def names(scope: Scope | None = None) -> list[str]:

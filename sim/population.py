@@ -114,11 +114,40 @@ class Population:
     classification: dict[str, Any]      # run-wide thresholds
     keys: np.ndarray                    # (n,) uint64 random-stream keys
     spawn_keys: list[tuple[int, ...]] = field(default_factory=list)
+    intervention: np.ndarray | None = None   # (n,) name of each couple's intervention plan ("none")
+    schedule: np.ndarray | None = None       # (n, changes, RULE_COLUMNS) its resolved changes (sim.interventions)
+
+    def __post_init__(self):
+        if self.intervention is None:
+            self.intervention = np.full(len(self.keys), "none", dtype=object)
+        if self.schedule is None:
+            from sim.interventions import RULE_COLUMNS
+            self.schedule = np.zeros((len(self.keys), 0, RULE_COLUMNS))
 
     @property
     def n(self) -> int:
         """Number of couples."""
         return len(self.keys)
+
+    def with_intervention(self, given, custom=None, couples=None) -> "Population":
+        """The same couples with an intervention plan (sim.interventions.plan) scheduled for them.
+
+        ``couples`` (a slice or index array) limits it to some couples; the
+        others keep theirs. Days the plan leaves open start on each couple's
+        ``intervention_day``.
+        """
+        from sim import interventions
+        chosen = interventions.plan(given, custom)
+        index = np.arange(self.n)[slice(None) if couples is None else couples]
+        rows = interventions.schedule(chosen.changes, self.couple["intervention_day"][index], self.style[index],
+                                      self.partner["anxiety"][index], self.partner["avoidance"][index])
+        width = max(self.schedule.shape[1], rows.shape[1])
+        schedule = _pad_schedule(self.schedule, width)
+        schedule[index] = _pad_schedule(rows, width)
+        names = self.intervention.copy()
+        names[index] = chosen.name
+        return Population(self.pairing, self.style, self.partner, self.couple, self.classification, self.keys,
+                          self.spawn_keys, names, schedule)
 
     def subset(self, index) -> "Population":
         """The couples at ``index`` (a slice or integer array)."""
@@ -126,7 +155,8 @@ class Population:
         return Population(self.pairing[index], self.style[index],
                           {k: v[index] for k, v in self.partner.items()},
                           {k: v[index] for k, v in self.couple.items()},
-                          dict(self.classification), self.keys[index], spawn)
+                          dict(self.classification), self.keys[index], spawn, self.intervention[index],
+                          self.schedule[index])
 
     @staticmethod
     def concat(parts: Sequence["Population"]) -> "Population":
@@ -137,7 +167,15 @@ class Population:
             {k: np.concatenate([p.partner[k] for p in parts]) for k in first.partner},
             {k: np.concatenate([p.couple[k] for p in parts]) for k in first.couple},
             dict(first.classification), np.concatenate([p.keys for p in parts]),
-            [k for p in parts for k in p.spawn_keys])
+            [k for p in parts for k in p.spawn_keys], np.concatenate([p.intervention for p in parts]),
+            np.concatenate([_pad_schedule(p.schedule, max(q.schedule.shape[1] for q in parts)) for p in parts]))
+
+
+def _pad_schedule(rows: np.ndarray, width: int) -> np.ndarray:
+    """Schedule rows widened to ``width`` changes per couple; the padding applies to nobody."""
+    padded = np.zeros((rows.shape[0], width, rows.shape[2]))
+    padded[:, :rows.shape[1]] = rows
+    return padded
 
 
 def _check_pairing(pairing: str) -> tuple[str, str]:
@@ -185,7 +223,8 @@ def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarra
 def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = 0,
                     drawn: bool = False, overrides: Iterable[Override | str] = (),
                     spawn_keys: Sequence[tuple[int, ...]] | None = None,
-                    values: Mapping[str, Any] | None = None) -> Population:
+                    values: Mapping[str, Any] | None = None, intervention: Any = None,
+                    custom_interventions: Mapping[str, Sequence[str]] | None = None) -> Population:
     """Build a population of couples.
 
     Args:
@@ -203,6 +242,10 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
             ``(n,)``, or, for partner-scope parameters, an array over couples
             and partners ``(n, 2)``. This is how one engine call runs a block
             of sweep cells side by side.
+        intervention: an intervention plan for every couple: ``"none"``, a
+            recipe name, change texts or a Plan (see sim.interventions).
+        custom_interventions: named lists of change texts that
+            ``intervention`` may name (a spec's ``[interventions]``).
     """
     if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
@@ -243,7 +286,10 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
             classification[o.name] = o.value
     for key, value in (values or {}).items():
         _set_values(key, value, n_couples, styles, partner, couple, classification)
-    return Population(pairing_names, styles, partner, couple, classification, keys, spawn)
+    population = Population(pairing_names, styles, partner, couple, classification, keys, spawn)
+    if intervention is None:
+        return population
+    return population.with_intervention(intervention, custom_interventions)
 
 
 def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:

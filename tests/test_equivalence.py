@@ -15,11 +15,34 @@ DAYS = 365
 COUPLES = 50
 
 
+# Every feature of a schedule, spread over the couples: recipes (with ramps and stages), a rhythm
+# (every), an end (until, for), set/scale/add, one-off and recurring conflicts, roles, styles and the
+# relative selectors, per-couple start days.
+CUSTOM_PLAN = ["b.responsiveness=0.95 from=40 every=3 until=300", "more-anxious.hyperactivation*=0.7 from=60 for=90",
+               "avoidant.goal_support+=-0.2 from=30 ramp=20", "a.conflict=1.2 from=150",
+               "conflict=0.4 from=200 every=7 for=60"]
+PLANS = ["checkin-ritual", "self-soothing", "damage-control-then-engagement", CUSTOM_PLAN,
+         "reassurance-ritual from=20 until=90", "goal-support-boost"]
+
+
+def _with_interventions(pop):
+    """The population with a plan per group of couples; recipes start on staggered intervention days."""
+    pop.couple["intervention_day"] = 100 + 3 * np.arange(pop.n)
+    for k, plan in enumerate(PLANS):
+        pop = pop.with_intervention(plan, couples=np.arange(k, pop.n, len(PLANS) + 1))
+    return pop
+
+
 @pytest.mark.parametrize("events", [[], ["shock_day=120", "dissolution=true", "dissolution_distress=0.6",
-                                         "dissolution_days=20"]], ids=["plain", "shock+dissolution"])
+                                         "dissolution_days=20"], "interventions"],
+                         ids=["plain", "shock+dissolution", "interventions"])
 def test_mesa_and_batch_give_the_same_trajectories(events):
     """A drawn (mixed) population of 50 couples, every state variable every day, within 1e-12."""
-    pop = make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=events)
+    if events == "interventions":
+        pop = _with_interventions(make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=["shock_day=80"]))
+        assert set(pop.intervention) == {"none", *[p if isinstance(p, str) else "; ".join(p) for p in PLANS]}
+    else:
+        pop = make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=events)
     assert len(set(pop.pairing)) >= 4                                   # really mixed
     mesa_model = CoupleModel(population=pop, days=DAYS, seed=31).run()
     batch = simulate(pop, DAYS, series_couples=range(COUPLES))
@@ -27,7 +50,7 @@ def test_mesa_and_batch_give_the_same_trajectories(events):
     assert len(mesa_table) == len(batch_table) == COUPLES * 2 * (DAYS + 1)
     for col in ("couple_id", "agent_id", "role", "style", "day", "together"):
         assert (mesa_table[col].to_numpy() == batch_table[col].to_numpy()).all(), col
-    for name in STATE_FIELDS:
+    for name in STATE_FIELDS + ("responsiveness", "goal_support"):
         np.testing.assert_allclose(batch_table[name].to_numpy(), mesa_table[name].to_numpy(), rtol=0, atol=1e-12,
                                    err_msg=name)
     mesa_out, batch_out = mesa_model.outcomes(), batch.outcomes
@@ -35,7 +58,13 @@ def test_mesa_and_batch_give_the_same_trajectories(events):
     numeric = mesa_out.select_dtypes("number").columns
     np.testing.assert_allclose(batch_out[numeric].to_numpy(float), mesa_out[numeric].to_numpy(float),
                                rtol=0, atol=1e-12)
-    if events:
+    if events == "interventions":
+        plain = simulate(make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=["shock_day=80"]), DAYS,
+                         series_couples=range(COUPLES)).series
+        changed = (plain["distress"] != batch_table["distress"]).groupby(batch_table["couple_id"]).any()
+        untouched = np.arange(COUPLES) % (len(PLANS) + 1) == len(PLANS)
+        assert changed[~untouched].all() and not changed[untouched].any()   # each plan acts; only on its couples
+    elif events:
         assert batch_out["dissolved"].any() and not batch_out["dissolved"].all()
         assert batch_out["settle_days"].notna().any()
 

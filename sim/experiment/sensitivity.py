@@ -26,7 +26,8 @@ from sim.storage import write_json, write_parquet
 
 POINTS_PER_TASK = 50
 # Parameters that define the couple or the run rather than how it behaves: not uncertain by default.
-_NOT_UNCERTAIN = {"anxiety", "avoidance", "shock_day", "dissolution", "dissolution_distress", "dissolution_days"}
+_NOT_UNCERTAIN = {"anxiety", "avoidance", "shock_day", "dissolution", "dissolution_distress", "dissolution_days",
+                  "intervention_day"}
 
 
 class SensitivityError(ValueError):
