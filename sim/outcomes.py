@@ -248,10 +248,12 @@ def classify(metrics: pd.DataFrame, late_peak: np.ndarray, thresholds: Mapping[s
 
 # --- per-day aggregates over all couples -------------------------------------
 
-AGGREGATED = ("pursuit", "withdrawal", "distress", "anxiety")
-_AGGREGATED_INDEX = np.array([STATE_FIELDS.index(name) for name in AGGREGATED])
-_AGGREGATED_LOW = np.array([0.0, 0.0, 0.0, 1.0])     # anxiety is on the ECR-R scale
-_AGGREGATED_HIGH = np.array([1.0, 1.0, 1.0, 7.0])
+# State variables of each partner, then the couple's cycle intensity (counted on both roles).
+AGGREGATED = ("pursuit", "withdrawal", "distress", "anxiety", "cycle_intensity")
+_AGGREGATED_INDEX = np.array([STATE_FIELDS.index(name) for name in AGGREGATED[:-1]])
+_INTENSITY = len(AGGREGATED) - 1
+_AGGREGATED_LOW = np.array([0.0, 0.0, 0.0, 1.0, 0.0])     # anxiety is on the ECR-R scale
+_AGGREGATED_HIGH = np.array([1.0, 1.0, 1.0, 7.0, 1.0])
 BINS = 100
 QUARTILES = (0.25, 0.5, 0.75)
 
@@ -259,9 +261,10 @@ QUARTILES = (0.25, 0.5, 0.75)
 @numba.njit(cache=True, inline="always")
 def aggregate_couple(hist, sums, group, x):
     """Add one couple's day (``x``: (2, len(STATE_FIELDS))) to its group's histograms and sums."""
+    intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
     for r in range(2):
-        for v in range(_AGGREGATED_INDEX.shape[0]):
-            value = x[r, _AGGREGATED_INDEX[v]]
+        for v in range(_AGGREGATED_LOW.shape[0]):
+            value = intensity if v == _INTENSITY else x[r, _AGGREGATED_INDEX[min(v, _INTENSITY - 1)]]
             low = _AGGREGATED_LOW[v]
             position = int((value - low) * (BINS / (_AGGREGATED_HIGH[v] - low)))
             hist[group, r, v, min(max(position, 0), BINS - 1)] += 1
@@ -269,7 +272,7 @@ def aggregate_couple(hist, sums, group, x):
 
 
 class DailyAggregates:
-    """Per day, group and role: mean and quartiles of pursuit, withdrawal, distress and anxiety.
+    """Per day, group and role: mean and quartiles of pursuit, withdrawal, distress, anxiety and cycle intensity.
 
     Memory grows with days x groups, not with couples: one histogram of
     ``BINS`` bins per day, group, role and variable (int32 counts), filled by

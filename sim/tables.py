@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sim.dynamics import STATE_FIELDS
 
-# One row per agent per day.
+# One row per agent per day. cycle_intensity is the couple's (sim.dynamics.cycle_intensity), the same on
+# both partners' rows; responsiveness and goal_support are what the partner gave that day.
 DAILY_COLUMNS: tuple[str, ...] = (
     "couple_id", "agent_id", "role", "style", "pairing", "day", "together",
-    *STATE_FIELDS, "responsiveness", "goal_support",
+    *STATE_FIELDS, "cycle_intensity", "responsiveness", "goal_support",
 )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.schema import FORMAT_VERSION
 from sim.experiment.runner import sweep
 from sim.experiment.spec import load as load_spec
 from sim.report.figures import all_panels
@@ -99,7 +100,7 @@ def test_missing_partial_and_old_results_exit_2_saying_what_is_missing(grid_resu
     assert "partial sweep" in capsys.readouterr().err
     old = tmp_path / "old"
     shutil.copytree(grid_results, old)
-    manifest = (old / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 0')
+    manifest = (old / "manifest.json").read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 0')
     (old / "manifest.json").write_text(manifest)
     assert main(["report", str(old)]) == 2
     assert "format" in capsys.readouterr().err
