@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from sim import params as P
+from sim.interventions import InterventionError, plan
 from sim.population import PRESETS, Override, make_population
 from sim.storage import check_writable, write_json, write_parquet
 
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
                      help="override a declared parameter; WHO is a role (a, b) or a style "
                           "(e.g. avoidant.responsiveness=0.8); repeatable")
+    run.add_argument("--intervene", dest="interventions", action="append", default=[], metavar="CHANGE|RECIPE",
+                     help="schedule an intervention: a recipe (e.g. 'checkin-ritual from=180'; see `cycles "
+                          "interventions`) or a change such as 'b.responsiveness=0.9 from=100 every=7', "
+                          "'more-anxious.rumination*=0.5 from=60 ramp=56' or 'a.conflict=1 from=200'; repeatable")
     run.add_argument("--engine", choices=("batch", "mesa"), default="batch",
                      help="driver: the numpy batch engine (default) or the Mesa model; same output")
     run.add_argument("--out", default="results/run.parquet",
@@ -123,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="override a declared parameter (repeatable)")
     demo.add_argument("--out", default="demo.html", help="the HTML file to write (default demo.html)")
 
+    ivs = sub.add_parser("interventions", help="list the intervention recipes and the change syntax")
+    ivs.add_argument("--markdown", action="store_true", help="print the recipes as Markdown (as in docs/ODD.md)")
+
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
     return parser
@@ -153,7 +161,8 @@ def command_run(args: argparse.Namespace) -> int:
         _output_file(path, (".parquet", ".json"))
     overrides = [Override.parse(text).checked() for text in args.overrides]
     population = make_population(None if args.population else args.preset, args.couples, args.seed,
-                                 drawn=args.population, overrides=overrides)
+                                 drawn=args.population, overrides=overrides,
+                                 intervention=args.interventions or None)
 
     started = time.perf_counter()
     if args.engine == "mesa":
@@ -173,6 +182,7 @@ def command_run(args: argparse.Namespace) -> int:
     write_parquet(outcomes, outcomes_path)
     from sim.manifest import build, now
     write_json(build(command="run", arguments=vars(args), overrides=[o.__dict__ for o in overrides],
+                     interventions=[change.text() for change in plan(args.interventions).changes],
                      couples=population.n, days=args.days, seed=args.seed, finished=now(),
                      seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]), manifest_path)
     print(_summary_line(args, outcomes, seconds))
@@ -342,6 +352,16 @@ def command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_interventions(args: argparse.Namespace) -> int:
+    """``cycles interventions``: the recipes, what each changes, and the change syntax."""
+    from sim.interventions import markdown_recipes, syntax_help
+    if args.markdown:
+        print(markdown_recipes(), end="")
+        return 0
+    print(syntax_help())
+    return 0
+
+
 def command_params(args: argparse.Namespace) -> int:
     """``cycles params``: the declared parameters."""
     if args.markdown:
@@ -362,9 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         handler = {"run": command_run, "sweep": command_sweep, "report": command_report, "study": command_study,
                    "sensitivity": command_sensitivity, "app": command_app, "demo": command_demo,
-                   "params": command_params}[args.command]
+                   "params": command_params, "interventions": command_interventions}[args.command]
         return handler(args)
-    except (UsageError, P.ParameterError) as exc:
+    except (UsageError, P.ParameterError, InterventionError) as exc:
         print(f"cycles: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 

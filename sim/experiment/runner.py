@@ -37,6 +37,9 @@ from sim.storage import atomic_output, write_json, write_parquet
 
 
 
+CATEGORICAL_FACTORS = ("pairing", "intervention")   # factors whose levels are names, not parameter values
+
+
 class SweepError(RuntimeError):
     """A sweep that cannot go on as asked (e.g. a changed spec over a partial run)."""
 
@@ -44,23 +47,32 @@ class SweepError(RuntimeError):
 # --- the work of one chunk ------------------------------------------------------
 
 def population_for(design: Design, cells: range):
-    """The couples of a range of cells: replicate r of cell c has spawn key (c, r)."""
+    """The couples of a range of cells: replicate r of cell c has spawn key (seed cell of c, r).
+
+    The seed cell is the cell itself, except that cells differing only in the
+    intervention share seeds (Design.seed_cell).
+    """
     from sim.population import Population, make_population
     spec = design.spec
     reps = spec.replicates
-    spawn = [(c, r) for c in cells for r in range(reps)]
+    spawn = [(design.seed_cell(c), r) for c in cells for r in range(reps)]
     fixed = [f"{key}={value}" for key, value in spec.fixed.items()]
     couple_cells = np.repeat(np.arange(len(cells)), reps)
     values = {name: np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
-              for name in design.factor_names if name != "pairing"}
+              for name in design.factor_names if name not in CATEGORICAL_FACTORS}
     if "pairing" not in design.factor_names:
-        return make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
-                               overrides=fixed, spawn_keys=spawn, values=values)
-    parts = [make_population(design.cells[c]["pairing"], reps, spec.seed, overrides=fixed,
-                             spawn_keys=spawn[i * reps:(i + 1) * reps],
-                             values={k: v[i * reps:(i + 1) * reps] for k, v in values.items()})
-             for i, c in enumerate(cells)]
-    return Population.concat(parts)
+        pop = make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
+                              overrides=fixed, spawn_keys=spawn, values=values)
+    else:
+        pop = Population.concat([make_population(design.cells[c]["pairing"], reps, spec.seed, overrides=fixed,
+                                                 spawn_keys=spawn[i * reps:(i + 1) * reps],
+                                                 values={k: v[i * reps:(i + 1) * reps] for k, v in values.items()})
+                                 for i, c in enumerate(cells)])
+    if "intervention" in design.factor_names:
+        for i, c in enumerate(cells):
+            pop = pop.with_intervention(design.cells[c]["intervention"], spec.interventions,
+                                        couples=slice(i * reps, (i + 1) * reps))
+    return pop
 
 
 def run_chunk(design: Design, index: int) -> dict[str, pd.DataFrame]:
@@ -78,6 +90,7 @@ def run_chunk(design: Design, index: int) -> dict[str, pd.DataFrame]:
     describe = pd.DataFrame({"cell": couple_cell, "replicate": replicate, "pairing": pop.pairing,
                              **{name: [design.cells[c][name] for c in couple_cell]
                                 for name in design.factor_names if name != "pairing"},
+                             "seed_cell": [design.seed_cell(c) for c in couple_cell],
                              "seed_key": pop.keys.astype(np.uint64)})
     runs = pd.concat([describe, result.outcomes], axis=1)
     return {"runs": runs, "series": _series_table(design, cells, result, couple_cell, replicate)}
@@ -310,7 +323,8 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
         command="sweep", format_version=FORMAT_VERSION, name=design.spec.name, purpose=design.spec.purpose,
         spec_file=design.path, spec_as_given=design.source, spec_resolved=design.resolved(),
         factor_names=design.factor_names, root_seed=design.spec.seed,
-        seed_rule="numpy.random.SeedSequence(root_seed, spawn_key=(cell, replicate))",
+        seed_rule="numpy.random.SeedSequence(root_seed, spawn_key=(seed_cell, replicate)); seed_cell is the cell, "
+                  "or for cells that differ only in intervention and intervention_day the first such cell",
         fingerprint=fingerprint, runs=design.n_runs, cells=design.n_cells, chunks=len(chunk_list),
         resumed_chunks=len(done), executor=choice.description, started=started_at, finished=now(),
         seconds=round(seconds, 3), complete=True), manifest_path)
@@ -338,14 +352,14 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
 def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFrame:
     """Per cell: share of each classification and mean, SD and 95% CI of each metric."""
     from scipy import stats
-    numeric_factors = [n for n in factor_names if n != "pairing"]
+    levels = [n for n in factor_names if n != "pairing"]   # one level of each per cell
     grouped = runs.groupby("cell", sort=True)
     pairings = grouped["pairing"]
     columns = {"pairing": pairings.first().where(pairings.nunique() == 1, MIXED), "couples": grouped.size()}
-    columns.update(grouped[numeric_factors].first().to_dict("series"))
+    columns.update(grouped[levels].first().to_dict("series"))
     for label in CLASSES:
         columns[f"share_{label}"] = (runs["classification"] == label).groupby(runs["cell"]).mean()
-    excluded = {"cell", "replicate", "seed_key", *factor_names}
+    excluded = {"cell", "replicate", "seed_key", "seed_cell", *factor_names}
     metrics = [c for c in runs.columns if c not in excluded and pd.api.types.is_numeric_dtype(runs[c])
                and not pd.api.types.is_bool_dtype(runs[c])]
     mean = grouped[metrics].mean()

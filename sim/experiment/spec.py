@@ -25,6 +25,13 @@ population, parameters held fixed, the factors and what to record::
     points = 64
     bounds = {responsiveness = [0.0, 1.0]}
 
+    [interventions]              # optional: named plans of changes (sim.interventions), usable as levels
+    evening-call = ["more-avoidant.responsiveness=0.9 every=2"]
+
+    [factors]
+    intervention = ["none", "checkin-ritual", "evening-call"]   # couples share seeds across these levels
+    intervention_day = [90, 180]                                # when recipes (and plans without from=) start
+
     [record]
     sampled_couples = 2          # full daily series kept for this many couples per cell
     series_every = 1             # keep per-cell daily statistics every this many days
@@ -39,6 +46,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +55,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sim import interventions
 from sim import params as P
 from sim.population import PAIRINGS, PRESETS, Override
 
@@ -215,6 +224,25 @@ class Spec(Strict):
     chunk_cells: int | None = Field(None, ge=1, le=1_000_000)
     study: StudySpec | None = None
     sensitivity: SensitivitySpec | None = None
+    interventions: dict[str, list[str]] = {}
+
+    @field_validator("interventions")
+    @classmethod
+    def _intervention_plans(cls, value):
+        for name, texts in value.items():
+            if name in interventions.RECIPES or name == "none":
+                raise ValueError(f"intervention name {name!r} is not allowed; expected a name other than none "
+                                 f"and the recipes ({', '.join(interventions.RECIPES)})")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise ValueError(f"intervention name {name!r} is not allowed; expected letters, digits, - _ .")
+            if not texts:
+                raise ValueError(f"intervention {name}: value [] is not allowed; expected at least one change")
+            for text in texts:
+                try:
+                    interventions.parse(text)
+                except interventions.InterventionError as exc:
+                    raise ValueError(f"plan {name}: {exc}") from None
+        return value
 
     @field_validator("fixed")
     @classmethod
@@ -227,6 +255,10 @@ class Spec(Strict):
     @classmethod
     def _factor_values(cls, value):
         for key, levels in value.items():
+            if key == "intervention":
+                if not isinstance(levels, list) or not levels or not all(isinstance(x, str) for x in levels):
+                    raise ValueError("factor intervention expects a list of names or change texts")
+                continue
             if key == "pairing":
                 if not isinstance(levels, list) or not levels:
                     raise ValueError("factor pairing expects a list of pairings")
@@ -251,6 +283,8 @@ class Spec(Strict):
             raise ValueError("with a pairing factor, leave out [population] (the factor gives the pairings)")
         if "pairing" not in self.factors and not self.population.given:
             raise ValueError("[population] needs one of pairing, pairings or drawn = true (or make pairing a factor)")
+        for level in self.factors.get("intervention", []):
+            interventions.plan(level, self.interventions)     # "none", a recipe, a plan named above or changes
         if self.sampling:
             overlap = set(self.sampling.bounds) & set(self.factors)
             if overlap:
@@ -269,6 +303,16 @@ class Design:
     source: str = ""                        # the spec file as given
     path: str = ""
     extra: dict = field(default_factory=dict)
+    seed_cells: list[int] | None = None     # cell whose seeds each cell's couples use (None: its own)
+
+    def seed_cell(self, cell: int) -> int:
+        """The cell whose (cell, replicate) spawn keys this cell's couples use.
+
+        Cells that differ only in the intervention (and its start day) share
+        seeds, so every intervention is compared with no intervention on the
+        same couples with the same random numbers (common random numbers).
+        """
+        return cell if self.seed_cells is None else self.seed_cells[cell]
 
     @property
     def n_cells(self) -> int:
@@ -320,7 +364,13 @@ def resolve(spec: Spec, source: str = "", path: str = "") -> Design:
     cells = [{**g, **s} for g in grid for s in points]
     names = list(factors) + (list(spec.sampling.bounds) if spec.sampling else [])
     chunk = spec.chunk_cells or max(1, min(64, TARGET_COUPLES_PER_CHUNK // (spec.replicates or 1)))
-    return Design(spec, names, cells, chunk, source, path)
+    seed_cells = None
+    if "intervention" in factors:
+        paired = {"intervention", "intervention_day"}
+        first: dict[str, int] = {}
+        seed_cells = [first.setdefault(json.dumps({k: v for k, v in cell.items() if k not in paired},
+                                                  sort_keys=True, default=str), i) for i, cell in enumerate(cells)]
+    return Design(spec, names, cells, chunk, source, path, seed_cells=seed_cells)
 
 
 def _describe(error: dict) -> str:
@@ -355,6 +405,6 @@ def load(path: str | Path) -> Design:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise SpecError(f"{path}: key {where}: {_describe(first)}") from None
-    except P.ParameterError as exc:
+    except (P.ParameterError, interventions.InterventionError) as exc:
         raise SpecError(f"{path}: {exc}") from None
     return resolve(spec, source, str(path))

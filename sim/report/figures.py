@@ -198,7 +198,9 @@ def _cell_label(results: Results, cell: pd.Series) -> str:
     parts = [str(cell["pairing"])]
     for name in results.factor_names:
         if name != "pairing":
-            parts.append(f"{name.replace('_', ' ')} {cell[name]:.2f}")
+            value = cell[name]
+            parts.append(f"{name.replace('_', ' ')} {value:.2f}" if isinstance(value, (float, np.floating))
+                         else f"{name.replace('_', ' ')} {value}")
     return ", ".join(parts)
 
 
@@ -315,8 +317,8 @@ def support_balance(results: Results) -> Panel | None:
 
 def other_factors(results: Results) -> Panel | None:
     """Sensible defaults for specs without the support grid: a heatmap for two numeric factors, lines for one."""
-    if _has_support_grid(results):
-        return None
+    if _has_support_grid(results) or "intervention" in results.factor_names:
+        return None     # interventions have their own figures (sim.report.interventions)
     cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
     numeric = [n for n in results.factor_names if n != "pairing"]
     pairings = _pairings(cells)
@@ -429,5 +431,6 @@ BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_ma
 
 
 def all_panels(results: Results) -> list[Panel]:
-    """Every figure the results support, in reading order."""
-    return [panel for build in BUILDERS if (panel := build(results)) is not None]
+    """Every figure the results support, in reading order (interventions first, when there are any)."""
+    from sim.report import interventions   # it builds on this module's Panel and helpers
+    return [panel for build in interventions.BUILDERS + BUILDERS if (panel := build(results)) is not None]

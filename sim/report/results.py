@@ -35,6 +35,10 @@ class Results:
     def days(self) -> int:
         return int(self.manifest["spec_resolved"]["spec"]["days"])
 
+    def runs(self, columns: Sequence[str]) -> pd.DataFrame:
+        """Some columns of runs.parquet (one row per couple-run)."""
+        return pd.read_parquet(self.folder / "runs.parquet", columns=list(columns))
+
     def series(self, cells: Sequence[int], statistics: Sequence[str], replicate: int | None = None) -> pd.DataFrame:
         """Rows of series.parquet for some cells and statistics (read with filters, not whole)."""
         filters = [("cell", "in", [int(c) for c in cells]), ("statistic", "in", list(statistics))]
