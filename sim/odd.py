@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from sim import params as P
+from sim.interventions import markdown_recipes
 from sim.population import PAIRING_MATRIX, STYLE_SUPPORT, STYLE_TRAITS, STYLES
 
 ODD_PATH = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
@@ -33,7 +34,7 @@ def pairing_table() -> str:
     return rows
 
 
-BLOCKS = {"params": P.markdown_table, "styles": style_table, "pairing": pairing_table}
+BLOCKS = {"params": P.markdown_table, "styles": style_table, "pairing": pairing_table, "recipes": markdown_recipes}
 
 
 def render(text: str) -> str:
