@@ -6,6 +6,7 @@ case's own and numbers do not leak between cases. Prints one JSON document:
     python benchmarks/engine_speed.py                 # the full table (a few minutes)
     python benchmarks/engine_speed.py --quick         # small sizes only
     python benchmarks/engine_speed.py --case batch 10000 365   # one case (used internally)
+    python benchmarks/engine_speed.py --case batch 10000 365 checkin-ritual   # ... with an intervention
 
 Measured per case: wall time of the run alone (after a warm-up that loads
 numba's compiled-code cache), agent-steps per second (2 partners x couples x
@@ -29,6 +30,10 @@ MESA_LIMIT_SECONDS = 60
 SIZES = (10, 1_000, 10_000, 100_000)
 DAYS = 365
 MEMORY_CASE = (100_000, 730)
+# Interventions make the engine work out a couple's parameters every day from its schedule:
+# the five-change recipe is the costliest of the recipes.
+INTERVENTION = "damage-control-then-engagement"
+INTERVENTION_CASES = (("mesa", 1_000), ("batch", 10_000))
 
 
 def _rss_mb() -> float:
@@ -38,7 +43,7 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def run_case(driver: str, couples: int, days: int) -> dict:
+def run_case(driver: str, couples: int, days: int, intervention: str | None = None) -> dict:
     """One measurement, in this process."""
     try:
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -51,7 +56,7 @@ def run_case(driver: str, couples: int, days: int) -> dict:
     simulate(make_population("anxious-avoidant", 2, 1), 3)          # loads the compiled-code cache
     CoupleModel("anxious-avoidant", n_couples=1, seed=1, days=3).run()
     warm_up = time.perf_counter() - started
-    pop = make_population("anxious-avoidant", couples, 1, overrides=["shock_day=100"])
+    pop = make_population("anxious-avoidant", couples, 1, overrides=["shock_day=100"], intervention=intervention)
     before = _rss_mb()
     started = time.perf_counter()
     if driver == "batch":
@@ -62,27 +67,29 @@ def run_case(driver: str, couples: int, days: int) -> dict:
         escalating = float((model.outcomes()["classification"] == "escalating").mean())
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6   # KiB on Linux -> MB
-    return {"driver": driver, "couples": couples, "days": days, "seconds": round(seconds, 4),
+    return {"driver": driver, "couples": couples, "days": days, "intervention": intervention or "none",
+            "seconds": round(seconds, 4),
             "agent_steps_per_second": round(2 * couples * days / seconds),
             "peak_rss_mb": round(peak, 1), "rss_before_run_mb": round(before, 1),
             "warm_up_seconds": round(warm_up, 2), "share_escalating": escalating}
 
 
-def _in_subprocess(driver: str, couples: int, days: int) -> dict:
+def _in_subprocess(driver: str, couples: int, days: int, intervention: str | None = None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, __file__, "--case", driver, str(couples), str(days)],
+    out = subprocess.run([sys.executable, __file__, "--case", driver, str(couples), str(days),
+                          *([intervention] if intervention else [])],
                          capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--case", nargs=3, metavar=("DRIVER", "COUPLES", "DAYS"))
+    parser.add_argument("--case", nargs="+", metavar="DRIVER COUPLES DAYS [INTERVENTION]")
     parser.add_argument("--quick", action="store_true", help="only 10 and 1,000 couples")
     args = parser.parse_args()
     if args.case:
-        driver, couples, days = args.case
-        print(json.dumps(run_case(driver, int(couples), int(days))))
+        driver, couples, days, *intervention = args.case
+        print(json.dumps(run_case(driver, int(couples), int(days), *intervention)))
         return
 
     sizes = SIZES[:2] if args.quick else SIZES
@@ -102,12 +109,17 @@ def main() -> None:
         print(f"batch {couples:>7} couples: {cases[-1]['agent_steps_per_second']:,}", file=sys.stderr)
     if not args.quick:
         cases.append(_in_subprocess("batch", *MEMORY_CASE))
+        for driver, couples in INTERVENTION_CASES:
+            cases.append(_in_subprocess(driver, couples, DAYS, INTERVENTION))
+            print(f"{driver} {couples:>7} couples, {INTERVENTION}: {cases[-1]['agent_steps_per_second']:,}",
+                  file=sys.stderr)
 
-    measured_mesa = [c for c in cases if c["driver"] == "mesa" and "skipped" not in c]
+    measured_mesa = [c for c in cases if c["driver"] == "mesa" and "skipped" not in c
+                     and c.get("intervention", "none") == "none"]
     best_mesa = max(c["agent_steps_per_second"] for c in measured_mesa)
     ratios = []
     for c in cases:
-        if c["driver"] != "batch" or c["days"] != DAYS:
+        if c["driver"] != "batch" or c["days"] != DAYS or c.get("intervention", "none") != "none":
             continue
         same = next((m for m in measured_mesa if m["couples"] == c["couples"]), None)
         ratios.append({"couples": c["couples"],
