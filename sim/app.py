@@ -12,6 +12,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from sim import params as P
+from sim.interventions import RECIPES
 from sim.classroom import behaviour_figure, couple_space_figure, distress_figure, live_regime, narrative
 from sim.model import CoupleModel
 from sim.population import PRESETS, STYLE_SUPPORT, STYLE_TRAITS
@@ -36,17 +37,21 @@ class ClassroomModel(CoupleModel):
         a_anxiety, a_avoidance, a_responsiveness, a_goal_support,
         b_anxiety, b_avoidance, b_responsiveness, b_goal_support: the two
             partners' values (defaults: the anxious-avoidant preset).
+        intervention: "none" or a recipe (sim.interventions.RECIPES), begun on
+            ``intervention_day``.
     """
 
     def __init__(self, pairing: str = DEFAULT_PAIRING, seed: int = 0,
                  a_anxiety: float = 5.0, a_avoidance: float = 2.5, a_responsiveness: float = 0.5,
                  a_goal_support: float = 0.4, b_anxiety: float = 2.5, b_avoidance: float = 5.0,
-                 b_responsiveness: float = 0.3, b_goal_support: float = 0.6):
+                 b_responsiveness: float = 0.3, b_goal_support: float = 0.6, intervention: str = "none",
+                 intervention_day: int = 120):
         values = {"a": (a_anxiety, a_avoidance, a_responsiveness, a_goal_support),
                   "b": (b_anxiety, b_avoidance, b_responsiveness, b_goal_support)}
         overrides = [f"{role}.{name}={value}" for role, row in values.items()
-                     for name, value in zip(PARTNER_SLIDERS, row)]
-        super().__init__(pairing, n_couples=1, seed=int(seed), overrides=overrides, days=365)
+                     for name, value in zip(PARTNER_SLIDERS, row)] + [f"intervention_day={int(intervention_day)}"]
+        super().__init__(pairing, n_couples=1, seed=int(seed), overrides=overrides, days=365,
+                         intervention=intervention)
 
     def inject_conflict(self) -> None:
         """A conflict shock tomorrow (the next step), as if the couple had a fight."""
@@ -66,6 +71,11 @@ model_params = {
                 "label": "pairing (styles named on the views)"},
     "seed": {"type": "InputText", "value": 0, "label": "seed"},
     **{f"{role}_{name}": _slider(role, name) for role in "ab" for name in PARTNER_SLIDERS},
+    "intervention": {"type": "Select", "value": "none", "values": ["none", *RECIPES],
+                     "label": "intervention (see cycles interventions)"},
+    # A classroom run is one year: the start day goes from the declared minimum to day 365.
+    "intervention_day": {"type": "SliderInt", "value": 120, "min": int(P.PARAMETERS["intervention_day"].low),
+                         "max": 365, "step": 1, "label": "intervention begins on day"},
 }
 
 

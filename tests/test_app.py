@@ -38,6 +38,24 @@ def test_sliders_take_their_ranges_from_the_declarations():
             assert (slider["min"], slider["max"]) == (decl.low, decl.high)
     model = app.ClassroomModel(b_responsiveness=0.95)
     assert model.couples[0][1].responsiveness == 0.95
+    assert app.model_params["intervention_day"]["min"] == PARAMETERS["intervention_day"].low
+
+
+def test_intervention_control_calms_the_cycle_on_screen():
+    """Choosing the check-in ritual from day 120 shows the escalated couple settling, and staying far calmer."""
+    import sim.app as app
+    from sim.classroom import live_regime
+    plain = app.ClassroomModel(intervention="none")
+    ritual = app.ClassroomModel(intervention="checkin-ritual", intervention_day=120)
+    for model in (plain, ritual):
+        model.inject_conflict()
+        model.run(200)
+    assert live_regime(plain) == "escalating" and live_regime(ritual) in ("settling", "settled")
+    assert ritual.couples[0][1].responsiveness == 0.9          # the avoidant partner now checks in
+    plain.run(165)
+    ritual.run(165)
+    assert live_regime(plain) == "escalating" and live_regime(ritual) != "escalating"
+    assert ritual.cycle_intensity()[0] < 0.5 * plain.cycle_intensity()[0]
 
 
 def test_conflict_button_shocks_the_couple_tomorrow():
