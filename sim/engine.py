@@ -122,7 +122,7 @@ def _daily_table(pop: Population, keep: np.ndarray, series: np.ndarray, together
     kept = pop.subset(keep)
     if interventions.planned_couples(kept.schedule).any():
         # The support each partner gave that day, interventions included.
-        base = np.stack([kept.partner[name] for name in interventions.PARTNER_PARAMETERS], axis=-1)
+        base = interventions.partner_rows(kept.partner)
         given = [interventions.PARTNER_PARAMETERS.index(name) for name in ("responsiveness", "goal_support")]
         daily = np.stack([interventions.parameters_on(base, kept.schedule, day)[0][..., given]
                           for day in range(days)])                       # (days, kept, 2, 2)

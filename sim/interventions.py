@@ -43,6 +43,7 @@ import numpy as np
 
 from sim import params as P
 
+# The order of partner parameters in a row: schedules index it, and the batch kernel packs rows in it.
 PARTNER_PARAMETERS: tuple[str, ...] = tuple(P.names("partner"))
 CONFLICT = "conflict"
 OPERATIONS = {"=": "set", "*=": "scale", "+=": "add"}
@@ -119,6 +120,11 @@ def scheduled_parameters(base, out, rules, role, day, low, high):
         share = 1.0 if ramp <= 0.0 else min(1.0, (day - start + 1.0) / ramp)
         out[t] = target if share >= 1.0 else current + share * (target - current)   # a set gives exactly VALUE
     return conflict
+
+
+def partner_rows(partner: Mapping[str, np.ndarray]) -> np.ndarray:
+    """A population's partner parameters (name -> (couples, 2)) as rows (couples, 2, len(PARTNER_PARAMETERS))."""
+    return np.stack([np.asarray(partner[name], dtype=float) for name in PARTNER_PARAMETERS], axis=-1)
 
 
 def declared_bounds() -> tuple[np.ndarray, np.ndarray]:

@@ -31,10 +31,9 @@ import pandas as pd
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 
 from sim import dynamics, interventions
-from sim import params as P
 from sim.dynamics import STATE_FIELDS
+from sim.interventions import PARTNER_PARAMETERS, partner_rows
 
-PARTNER_PARAMETERS: tuple[str, ...] = tuple(P.names("partner"))
 PartnerParams = namedtuple("PartnerParams", PARTNER_PARAMETERS)
 RESPONSIVENESS = PARTNER_PARAMETERS.index("responsiveness")
 GOAL_SUPPORT = PARTNER_PARAMETERS.index("goal_support")
@@ -72,7 +71,7 @@ class PackedParameters(NamedTuple):
 
 def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
     """Pack a population's partner parameters (name -> (couples, 2) array) for :func:`advance`."""
-    rows = np.stack([np.asarray(partner[name], dtype=float) for name in PARTNER_PARAMETERS], axis=-1)
+    rows = partner_rows(partner)
     flat = rows.reshape(rows.shape[0], -1)
     varying = [j for j in range(flat.shape[1]) if not np.all(flat[:, j] == flat[0, j])]
     if varying:

@@ -107,8 +107,8 @@ class CoupleModel(mesa.Model):
         planned = interventions.planned_couples(schedule)
         if not planned.any():
             return
-        self._base_parameters = np.stack([self.population.partner[name] for name in interventions.PARTNER_PARAMETERS],
-                                         axis=-1)
+        self._planned = np.flatnonzero(planned)
+        self._base_parameters = interventions.partner_rows(self.population.partner)
         rules = {tuple(row[:interventions.Rule.ON_A]) for row in schedule[planned].reshape(-1, schedule.shape[2])
                  if row[interventions.Rule.ON_A] or row[interventions.Rule.ON_B]}
         for rule in sorted(rules):
@@ -124,7 +124,7 @@ class CoupleModel(mesa.Model):
         coming = self.day + 1
         values, self.conflict_today = interventions.parameters_on(self._base_parameters, self.population.schedule,
                                                                   coming)
-        for c in np.flatnonzero(interventions.planned_couples(self.population.schedule)):
+        for c in self._planned:
             for agent in self.couples[c]:
                 agent.params = SimpleNamespace(**dict(zip(interventions.PARTNER_PARAMETERS,
                                                           values[c, agent.role_index].tolist())))

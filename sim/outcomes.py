@@ -263,12 +263,18 @@ def aggregate_couple(hist, sums, group, x):
     """Add one couple's day (``x``: (2, len(STATE_FIELDS))) to its group's histograms and sums."""
     intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
     for r in range(2):
-        for v in range(_AGGREGATED_LOW.shape[0]):
-            value = intensity if v == _INTENSITY else x[r, _AGGREGATED_INDEX[min(v, _INTENSITY - 1)]]
-            low = _AGGREGATED_LOW[v]
-            position = int((value - low) * (BINS / (_AGGREGATED_HIGH[v] - low)))
-            hist[group, r, v, min(max(position, 0), BINS - 1)] += 1
-            sums[group, r, v] += value
+        for v in range(_AGGREGATED_INDEX.shape[0]):
+            _count(hist, sums, group, r, v, x[r, _AGGREGATED_INDEX[v]])
+        _count(hist, sums, group, r, _INTENSITY, intensity)
+
+
+@numba.njit(cache=True, inline="always")
+def _count(hist, sums, group, role, v, value):
+    """Add one value of aggregated variable ``v`` to its histogram bin and sum."""
+    low = _AGGREGATED_LOW[v]
+    position = int((value - low) * (BINS / (_AGGREGATED_HIGH[v] - low)))
+    hist[group, role, v, min(max(position, 0), BINS - 1)] += 1
+    sums[group, role, v] += value
 
 
 class DailyAggregates:

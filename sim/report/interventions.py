@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
+from sim import params as P
 from sim.report.figures import Panel
 from sim.report.results import Results
 
@@ -30,7 +31,6 @@ def _start_days(results: Results, cells: pd.DataFrame) -> pd.Series:
     """Each cell's start day: the intervention_day factor, else the value held fixed, else the default."""
     if "intervention_day" in cells.columns:
         return cells["intervention_day"].astype(int)
-    from sim import params as P
     fixed = results.manifest["spec_resolved"]["spec"].get("fixed", {})
     return pd.Series(int(fixed.get("intervention_day", P.PARAMETERS["intervention_day"].default)), index=cells.index)
 
