@@ -1,4 +1,13 @@
-"""The ``cycles`` command: parses arguments and delegates; no model logic here."""
+"""The ``cycles`` command: parses arguments and delegates; no model logic here.
+
+One error boundary (:func:`main`): every input the command cannot take ends
+in one line on stderr naming the field, the value and what is allowed, exit
+status 2, before anything is written; Ctrl-C, SIGTERM and SIGHUP stop the
+command and its children with one line (exit 130, or 128 + the signal); a
+genuine internal error says so in one line, exit 1, with the traceback in a
+log file. Each command checks everything, estimates the job's cost (sim.budget)
+and claims its output (sim.storage.claim) before it writes anything.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +18,14 @@ from collections import Counter
 from pathlib import Path
 
 from sim import params as P
+from sim.budget import LIMITS, BudgetError
 from sim.interventions import InterventionError, plan
 from sim.population import PRESETS, Override, make_population
-from sim.storage import check_writable, write_json, write_parquet
+from sim.storage import OutputBusy, check_writable, claim, write_json, write_parquet
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130
 _LETTERS = {"escalating": "E", "cycling": "C", "settling": "S", "secure-stable": "s", "dissolved": "D"}
 
 
@@ -21,29 +33,46 @@ class UsageError(Exception):
     """Bad input: reported in one line, exit status 2, nothing written."""
 
 
-def _whole_number(minimum: int):
-    """An argparse type: a whole number of at least ``minimum``."""
+def _whole_number(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number from ``minimum`` to ``maximum``."""
+    allowed = (f"a whole number from {minimum:,} to {maximum:,}" if maximum is not None
+               else f"a whole number of at least {minimum}")
+
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text.strip()) if len(text) < 40 else None
         except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(
-                f"value {text!r} is not allowed; expected a whole number of at least {minimum}")
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"value {text[:40]!r} is not allowed; expected {allowed}")
         return value
     return parse
 
 
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 24 * 365:
+        raise argparse.ArgumentTypeError(f"value {text[:40]!r} is not allowed; expected a number of hours above 0 "
+                                         "and at most 8760")
+    return value
+
+
 def _sizes(text: str) -> list[int]:
     try:
-        sizes = [int(x) for x in text.split(",") if x.strip()]
+        sizes = [int(x) for x in text.split(",") if x.strip()] if len(text) < 1000 else []
     except ValueError:
         sizes = []
-    if not sizes or min(sizes) < 2:
-        raise argparse.ArgumentTypeError(f"value {text!r} is not allowed; expected comma-separated whole numbers "
-                                         "of couples, each at least 2")
+    if not sizes or min(sizes) < 2 or max(sizes) > LIMITS.couples or len(sizes) > 100:
+        raise argparse.ArgumentTypeError(f"value {text[:60]!r} is not allowed; expected up to 100 comma-separated "
+                                         f"whole numbers of couples, each from 2 to {LIMITS.couples:,}")
     return sorted(set(sizes))
+
+
+def _port(text: str) -> int:
+    return _whole_number(1, 65535)(text)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +80,11 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
         raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # noqa: D102 - argparse hook
+        if status:
+            raise UsageError((message or "").strip() or "bad arguments")
+        super().exit(status, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,11 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", default="anxious-avoidant",
                      help=f"pairing, partner a first (default anxious-avoidant); one of {', '.join(PRESETS)}, "
                           "or any STYLE-STYLE of secure, anxious, avoidant, fearful")
-    run.add_argument("--couples", type=_whole_number(1), default=1, help="number of couples (default 1)")
+    run.add_argument("--couples", type=_whole_number(1, LIMITS.couples), default=1,
+                     help="number of couples (default 1)")
     run.add_argument("--population", action="store_true",
                      help="draw couples from realistic distributions instead of repeating the preset")
-    run.add_argument("--days", type=_whole_number(1), default=365, help="days to simulate (default 365)")
-    run.add_argument("--seed", type=_whole_number(0), default=0, help="root seed (default 0)")
+    run.add_argument("--days", type=_whole_number(1, LIMITS.days), default=365, help="days to simulate (default 365)")
+    run.add_argument("--seed", type=_whole_number(0, 2**63 - 1), default=0, help="root seed (default 0)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
                      help="override a declared parameter; WHO is a role (a, b) or a style "
                           "(e.g. avoidant.responsiveness=0.8); repeatable")
@@ -78,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="driver: the numpy batch engine (default) or the Mesa model; same output")
     run.add_argument("--out", default="results/run.parquet",
                      help="daily table (Parquet); outcomes and manifest are written beside it")
+    _max_hours(run)
 
     swp = sub.add_parser("sweep", help="run an experiment spec (experiments/*.toml) over many couples")
     swp.add_argument("spec", help="the experiment spec, e.g. experiments/support_balance.toml")
@@ -87,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     swp.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster: tcp://HOST:PORT, or 'local'")
     swp.add_argument("--force", action="store_true", help="start over, replacing results of another spec")
     swp.add_argument("--report", action="store_true", help="write report.html into the results folder at the end")
+    _max_hours(swp)
 
     rep = sub.add_parser("report", help="write report.html (self-contained, works offline) for a results folder")
     rep.add_argument("folder", help="a results folder written by cycles sweep, e.g. results/support_balance")
@@ -95,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     std = sub.add_parser("study", help="run a virtual study: a cohort measured and analysed like a real one")
     std.add_argument("spec", help="a spec with a [study] section, e.g. experiments/support_balance_study.toml")
     std.add_argument("--out", help="output folder (default results/NAME)")
-    std.add_argument("--samples", type=_whole_number(1), default=1,
+    std.add_argument("--samples", type=_whole_number(1, LIMITS.samples), default=1,
                      help="independent virtual cohorts for power by simulation (default 1: no power analysis)")
     std.add_argument("--n", dest="sizes", type=_sizes, default=None, metavar="N,N,...",
                      help="cohort sizes for a power curve, e.g. 100,200,326,500,1000 (default: the spec's)")
@@ -104,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "perceived_responsiveness_t1_c' (repeatable)")
     std.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
     std.add_argument("--dask", metavar="ADDRESS", help="run the samples on a Dask cluster, or 'local'")
+    std.add_argument("--force", action="store_true", help="replace results of another spec or command in --out")
+    _max_hours(std)
 
     sen = sub.add_parser("sensitivity", help="which parameters an outcome depends on (SALib: Morris or Sobol)")
     sen.add_argument("spec", help="a spec with a [sensitivity] section, e.g. experiments/sensitivity.toml")
@@ -113,17 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     sen.add_argument("--out", help="output folder (default results/NAME)")
     sen.add_argument("--workers", type=_whole_number(1), default=None, help="worker processes (default: all cores)")
     sen.add_argument("--dask", metavar="ADDRESS", help="run on a Dask cluster, or 'local'")
+    sen.add_argument("--force", action="store_true", help="replace results of another spec or command in --out")
+    _max_hours(sen)
 
     app = sub.add_parser("app", help="the classroom app: watch a couple's cycle in the browser and change it live")
     app.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default 127.0.0.1: this computer only; anything else is "
                           "reachable from the network)")
-    app.add_argument("--port", type=_whole_number(1), default=8765, help="port (default 8765)")
+    app.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
 
     demo = sub.add_parser("demo", help="a standalone animated HTML page of one couple's cycle (no Python needed)")
     demo.add_argument("--preset", default="anxious-avoidant", help="pairing, partner a first")
-    demo.add_argument("--days", type=_whole_number(1), default=365, help="days to show (default 365)")
-    demo.add_argument("--seed", type=_whole_number(0), default=0, help="root seed (default 0)")
+    demo.add_argument("--days", type=_whole_number(1, LIMITS.demo_days), default=365,
+                      help="days to show (default 365)")
+    demo.add_argument("--seed", type=_whole_number(0, 2**63 - 1), default=0, help="root seed (default 0)")
     demo.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",
                       help="override a declared parameter (repeatable)")
     demo.add_argument("--out", default="demo.html", help="the HTML file to write (default demo.html)")
@@ -134,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     prm = sub.add_parser("params", help="list every declared parameter")
     prm.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in docs/ODD.md)")
     return parser
+
+
+def _max_hours(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-hours", type=_hours, default=LIMITS.max_hours,
+                        help=f"refuse a job estimated to take longer (default {LIMITS.max_hours:g})")
+
+
+def _estimate(estimate, out, max_hours: float) -> None:
+    """Print the job's estimated cost and refuse what cannot fit (sim.budget)."""
+    from sim.budget import check
+    check(estimate, out, max_hours)
+    print(f"cycles: {estimate.line()}", file=sys.stderr, flush=True)
 
 
 def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
@@ -152,39 +206,54 @@ def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
     return f"{head} | {counts} (per couple in the outcomes table)"
 
 
+def _overrides(texts: list[str]) -> list[Override]:
+    """``--set`` texts, checked against the declarations, population shares included."""
+    overrides = [Override.parse(text).checked() for text in texts]
+    P.check_population_shares({**P.defaults("population"),
+                               **{o.name: o.value for o in overrides if P.PARAMETERS[o.name].scope == "population"}})
+    return overrides
+
+
 def command_run(args: argparse.Namespace) -> int:
     """``cycles run``: simulate and write the daily table, outcomes and manifest."""
+    from sim.budget import run_estimate
     out = _output_file(Path(args.out), (".parquet",))
     outcomes_path = out.with_name(out.stem + ".outcomes.parquet")
     manifest_path = out.with_name(out.stem + ".manifest.json")
     for path in (outcomes_path, manifest_path):
         _output_file(path, (".parquet", ".json"))
-    overrides = [Override.parse(text).checked() for text in args.overrides]
-    population = make_population(None if args.population else args.preset, args.couples, args.seed,
-                                 drawn=args.population, overrides=overrides,
-                                 intervention=args.interventions or None)
+    if args.preset not in PRESETS and not args.population:
+        from sim.population import _check_pairing
+        _check_pairing(args.preset)
+    overrides = _overrides(args.overrides)
+    changes = [change.text() for change in plan(args.interventions).changes]
+    _estimate(run_estimate(args.couples, args.days, args.engine), out.parent, args.max_hours)
 
-    started = time.perf_counter()
-    if args.engine == "mesa":
-        from sim.model import CoupleModel
-        model = CoupleModel(population=population, days=args.days, seed=args.seed).run()
-        daily, outcomes = model.daily_table(), model.outcomes()
-    else:
-        from sim.engine import simulate
-        result = simulate(population, args.days, series_couples=range(population.n))
-        daily, outcomes = result.series, result.outcomes
-    seconds = time.perf_counter() - started
-    outcomes.insert(0, "couple_id", range(population.n))
-    outcomes.insert(1, "pairing", population.pairing)
+    with claim(out.parent, (out.name, outcomes_path.name, manifest_path.name)):
+        population = make_population(None if args.population else args.preset, args.couples, args.seed,
+                                     drawn=args.population, overrides=overrides,
+                                     intervention=args.interventions or None)
+        started = time.perf_counter()
+        if args.engine == "mesa":
+            from sim.model import CoupleModel
+            model = CoupleModel(population=population, days=args.days, seed=args.seed).run()
+            daily, outcomes = model.daily_table(), model.outcomes()
+        else:
+            from sim.engine import simulate
+            result = simulate(population, args.days, series_couples=range(population.n))
+            daily, outcomes = result.series, result.outcomes
+        seconds = time.perf_counter() - started
+        outcomes.insert(0, "couple_id", range(population.n))
+        outcomes.insert(1, "pairing", population.pairing)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet(daily, out)
-    write_parquet(outcomes, outcomes_path)
-    from sim.manifest import build, now
-    write_json(build(command="run", arguments=vars(args), overrides=[o.__dict__ for o in overrides],
-                     interventions=[change.text() for change in plan(args.interventions).changes],
-                     couples=population.n, days=args.days, seed=args.seed, finished=now(),
-                     seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]), manifest_path)
+        write_parquet(daily, out)
+        write_parquet(outcomes, outcomes_path)
+        from sim.manifest import build, now
+        arguments = {k: v for k, v in vars(args).items() if k != "handler"}
+        write_json(build(command="run", arguments=arguments, overrides=[o.__dict__ for o in overrides],
+                         interventions=changes, couples=population.n, days=args.days, seed=args.seed,
+                         finished=now(), seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]),
+                   manifest_path)
     print(_summary_line(args, outcomes, seconds))
     return 0
 
@@ -192,12 +261,13 @@ def command_run(args: argparse.Namespace) -> int:
 def _output_file(path: Path, suffixes: tuple[str, ...]) -> Path:
     """An --out file: its name must end in one of ``suffixes`` and its folder must be writable."""
     if path.suffix.lower() not in suffixes:
-        raise UsageError(f"--out: path {str(path)!r} is not allowed; expected a file name ending in {suffixes[0]}")
+        raise UsageError(f"--out: path {str(path)[:200]!r} is not allowed; expected a file name ending in "
+                         f"{suffixes[0]}")
     try:
         check_writable(path)
     except OSError as exc:
-        raise UsageError(f"--out: path {str(path)!r} is not writable ({exc}); expected a file in a writable folder") \
-            from None
+        raise UsageError(f"--out: path {str(path)[:200]!r} is not writable ({exc}); expected a file in a writable "
+                         "folder") from None
     return path
 
 
@@ -210,40 +280,88 @@ def _spec_and_folder(args: argparse.Namespace):
         raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else Path("results") / design.spec.name
     try:
-        check_writable(out / "manifest.json")
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(f"{out} is a file")
+        check_writable(out / "chunks" / "chunk-000000.series.parquet")
     except OSError as exc:
-        raise UsageError(f"--out: path {str(out)!r} is not writable ({exc}); expected a writable folder") from None
+        raise UsageError(f"--out: path {str(out)[:200]!r} is not writable ({exc}); expected a writable folder") \
+            from None
     return design, out
+
+
+def _claim(out: Path):
+    """The output folder, held for the whole command; refused in one line if another command holds it."""
+    try:
+        return claim(out)
+    except OutputBusy as exc:
+        raise UsageError(f"--out: {exc}; wait for it to finish or choose another --out") from None
+
+
+def _executor_checks(args: argparse.Namespace) -> int:
+    """The --dask address answers (checked before any folder is made); returns the workers the estimate uses."""
+    from sim.experiment.runner import SweepError, available_cores, check_dask
+    try:
+        check_dask(args.dask)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    return args.workers or available_cores()
 
 
 def command_sweep(args: argparse.Namespace) -> int:
     """``cycles sweep``: run an experiment spec, resumably."""
-    from sim.experiment.runner import SweepError, sweep
+    from sim.budget import sweep_estimate
+    from sim.experiment.runner import SweepError, check_output_folder, sweep
     design, out = _spec_and_folder(args)
     if design.spec.days is None or design.spec.replicates is None:
         raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
-    print(f"{design.spec.name}: {design.n_cells:,} cells x {design.spec.replicates} couples = {design.n_runs:,} "
-          f"runs of {design.spec.days} days -> {out}", file=sys.stderr)
+    workers = _executor_checks(args)
+    spec = design.spec
+    _estimate(sweep_estimate(design.n_cells, spec.replicates, spec.days, design.chunk_cells, spec.record.series_every,
+                             spec.record.sampled_couples, 1 if args.dask and args.dask != "local" else workers),
+              out, args.max_hours)
     try:
-        result = sweep(design, out, workers=args.workers, dask=args.dask, force=args.force)
+        check_output_folder(design, out, args.force)
+        print(f"{spec.name}: {design.n_cells:,} cells x {spec.replicates} couples = {design.n_runs:,} "
+              f"runs of {spec.days} days -> {out}", file=sys.stderr)
+        with _claim(out):
+            result = sweep(design, out, workers=args.workers, dask=args.dask, force=args.force)
+            if result.already_complete:
+                print(f"{out} already holds the complete results of this spec (use --force to run it again)")
+                return 0
+            resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
+            print(f"{spec.name}: {result.runs:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} "
+                  f"-> {out}")
+            if args.report:
+                return _report(out, png=False)
     except SweepError as exc:
         raise UsageError(str(exc)) from None
-    if result.already_complete:
-        print(f"{out} already holds the complete results of this spec (use --force to run it again)")
-        return 0
-    resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
-    print(f"{design.spec.name}: {result.runs:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} -> {out}")
-    if args.report:
-        return command_report(argparse.Namespace(folder=str(out), png=False))
     return 0
 
 
 def command_report(args: argparse.Namespace) -> int:
     """``cycles report``: the HTML report of a results folder."""
+    from sim.report.results import ResultsError, load
+    folder = Path(args.folder)
+    try:
+        load(folder)                      # everything it needs is there and readable, before anything is written
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        check_writable(folder / "report.html")
+        if args.png:
+            check_writable(folder / "figures" / "00-figure.png")
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot write the report there ({exc}); expected a writable results folder") \
+            from None
+    with _claim(folder):
+        return _report(folder, png=args.png)
+
+
+def _report(folder: Path, png: bool) -> int:
     from sim.report.page import PngExportError, build
     from sim.report.results import ResultsError
     try:
-        done = build(args.folder, png=args.png)
+        done = build(folder, png=png)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
     except PngExportError as exc:
@@ -256,20 +374,38 @@ def command_report(args: argparse.Namespace) -> int:
 
 def command_study(args: argparse.Namespace) -> int:
     """``cycles study``: a virtual cohort, its analysis and (optionally) power by simulation."""
-    from sim.study.run import StudyError, run
+    from sim.budget import study_estimate
+    from sim.experiment.runner import SweepError, check_replaceable
+    from sim.study.run import StudyError, check_formulas, run
     design, out = _spec_and_folder(args)
-    if design.spec.study is None:
+    study = design.spec.study
+    if study is None:
         raise UsageError(f"{args.spec}: no [study] section; `cycles study` needs one "
                          "(see experiments/support_balance_study.toml)")
+    if design.factor_names:
+        raise UsageError(f"{design.path}: a study runs one population; remove [factors], [sampling] and "
+                         "population.pairings (or sweep them with `cycles sweep`)")
     try:
-        done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
-                   workers=args.workers, dask=args.dask)
+        check_formulas(design, list(dict.fromkeys([*study.formulas, *args.formulas])), field="--formula")
     except StudyError as exc:
         raise UsageError(str(exc)) from None
+    workers = _executor_checks(args)
+    _estimate(study_estimate(study.couples, study.wave_days[1], args.samples, args.sizes or [study.couples],
+                             workers), out, args.max_hours)
+    try:
+        check_replaceable(out, "study", design.fingerprint(), args.force)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    with _claim(out):
+        try:
+            done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
+                       workers=args.workers, dask=args.dask)
+        except (StudyError, SweepError) as exc:
+            raise UsageError(str(exc)) from None
     from sim.study.analysis import INTERACTION
     main = done["fits"][0]["terms"][INTERACTION]
     line = (f"{design.spec.name}: interaction {main['estimate']:+.3f} (p {main['p']:.4f}) in a cohort of "
-            f"{design.spec.study.couples} couples")
+            f"{study.couples} couples")
     if done["summary"] is not None:
         power = done["summary"]
         focus = power[(power.term == INTERACTION) & (power.formula == done["fits"][0]["formula"])]
@@ -280,20 +416,42 @@ def command_study(args: argparse.Namespace) -> int:
 
 def command_sensitivity(args: argparse.Namespace) -> int:
     """``cycles sensitivity``: Morris screening or Sobol indices over the spec's uncertain parameters."""
-    from sim.experiment.sensitivity import SensitivityError, run
+    from sim.budget import sensitivity_estimate
+    from sim.experiment.runner import SweepError, check_replaceable
+    from sim.experiment.sensitivity import SensitivityError, check_outcomes, point_count, run
     design, out = _spec_and_folder(args)
-    if design.spec.days is None or design.spec.replicates is None:
+    spec = design.spec
+    if spec.days is None or spec.replicates is None:
         raise UsageError(f"{args.spec}: a sensitivity analysis needs days and replicates (couples per point)")
+    if spec.sensitivity is None:
+        raise UsageError(f"{args.spec}: no [sensitivity] section; `cycles sensitivity` needs one "
+                         "(see experiments/sensitivity.toml)")
+    if design.factor_names or spec.population.pairings:
+        raise UsageError(f"{args.spec}: a sensitivity analysis varies the uncertain parameters itself; "
+                         "remove [factors], [sampling] and population.pairings")
     try:
-        done = run(design, out, args.method, outcomes=args.outcomes or None, workers=args.workers, dask=args.dask)
+        check_outcomes(args.outcomes)
     except SensitivityError as exc:
         raise UsageError(str(exc)) from None
+    workers = _executor_checks(args)
+    _estimate(sensitivity_estimate(point_count(design, args.method), spec.replicates, spec.days, workers), out,
+              args.max_hours)
+    try:
+        check_replaceable(out, "sensitivity", design.fingerprint(), args.force)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    with _claim(out):
+        try:
+            done = run(design, out, args.method, outcomes=args.outcomes or None, workers=args.workers,
+                       dask=args.dask)
+        except (SensitivityError, SweepError) as exc:
+            raise UsageError(str(exc)) from None
     key = "mu_star" if args.method == "morris" else "ST"
     tops = []
     for outcome, part in done["table"].groupby("outcome", sort=False):
         best = part.sort_values(key, ascending=False).head(3)
         tops.append(f"{outcome}: " + ", ".join(f"{p} {v:.2f}" for p, v in zip(best["parameter"], best[key])))
-    print(f"{design.spec.name}: {args.method}, {done['points']:,} points in {done['seconds']:.1f}s; top {key}: "
+    print(f"{spec.name}: {args.method}, {done['points']:,} points in {done['seconds']:.1f}s; top {key}: "
           + "; ".join(tops) + f" -> {out}")
     return 0
 
@@ -306,15 +464,23 @@ def command_app(args: argparse.Namespace) -> int:
     missing = [m for m in ("solara", "solara_assets", "matplotlib", "altair") if importlib.util.find_spec(m) is None]
     if missing:
         raise UsageError(f"the app needs the app extra ({', '.join(missing)} missing): pip install -e '.[app]'")
+    try:
+        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        raise UsageError(f"--host: value {args.host[:80]!r} is not allowed; expected an address of this computer "
+                         "such as 127.0.0.1, localhost or 0.0.0.0") from None
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"cycles: note: listening on {args.host} makes the app reachable from other computers",
               file=sys.stderr)
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, args.port)) == 0:
             raise UsageError(f"--port: port {args.port} is already in use; expected a free port")
+    from sim.processes import die_with_parent
+    # The server gets SIGTERM from the kernel if this command dies without its finally block (kill -9).
     server = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
                                "--port", str(args.port), "--production", "--no-open"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=die_with_parent)
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
     try:
         deadline = time.time() + 120
@@ -341,13 +507,17 @@ def command_app(args: argparse.Namespace) -> int:
 
 def command_demo(args: argparse.Namespace) -> int:
     """``cycles demo``: the app's views as a standalone animated page."""
+    from sim.budget import demo_estimate
+    from sim.population import _check_pairing
+    out = _output_file(Path(args.out), (".html", ".htm"))
+    _check_pairing(args.preset)
+    overrides = _overrides(args.overrides)
+    _estimate(demo_estimate(args.days), out.parent, LIMITS.max_hours)
     from sim.classroom import write_demo
     from sim.model import CoupleModel
-    out = _output_file(Path(args.out), (".html", ".htm"))
-    overrides = [Override.parse(text).checked() for text in args.overrides]
-    model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_demo(model, args.days, out)
+    with claim(out.parent, (out.name,)):
+        model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
+        write_demo(model, args.days, out)
     print(f"{out}: {args.days} days of a {args.preset} couple, {out.stat().st_size / 1e6:.1f} MB, opens offline")
     return 0
 
@@ -376,17 +546,71 @@ def command_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Every kind of error that means bad input or a refused job (exit 2), never a bug."""
+    from sim.experiment.spec import SpecError
+    from sim.study.formula import FormulaError
+    return (UsageError, P.ParameterError, InterventionError, BudgetError, OutputBusy, SpecError, FormulaError)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(str(message).split())
+
+
+def _internal_error(exc: BaseException, args: argparse.Namespace | None) -> str:
+    """Write the traceback to a log file (the output folder if there is one, else the temp folder); say where."""
+    import tempfile
+    import traceback
+    text = "".join(traceback.format_exception(exc))
+    folder = None
+    out = getattr(args, "out", None) or getattr(args, "folder", None)
+    if out:
+        candidate = Path(out) if Path(out).is_dir() else Path(out).parent
+        if candidate.is_dir():
+            folder = candidate
+    for place in (folder, None):
+        try:
+            handle = tempfile.NamedTemporaryFile("w", prefix="cycles-error-", suffix=".log", dir=place,
+                                                 delete=False)
+            with handle:
+                handle.write(f"cycles {' '.join(sys.argv[1:])}\n{text}")
+            return handle.name
+        except OSError:
+            continue
+    return "(no log: nowhere writable)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``cycles`` console command."""
+    """Entry point of the ``cycles`` console command: the one error boundary."""
+    from sim.processes import Terminated, stop_on_signals
+    args = None
+    expected = _expected_errors()
     try:
-        args = build_parser().parse_args(argv)
-        handler = {"run": command_run, "sweep": command_sweep, "report": command_report, "study": command_study,
-                   "sensitivity": command_sensitivity, "app": command_app, "demo": command_demo,
-                   "params": command_params, "interventions": command_interventions}[args.command]
-        return handler(args)
-    except (UsageError, P.ParameterError, InterventionError) as exc:
-        print(f"cycles: error: {exc}", file=sys.stderr)
+        with stop_on_signals():
+            args = build_parser().parse_args(argv)
+            handler = {"run": command_run, "sweep": command_sweep, "report": command_report,
+                       "study": command_study, "sensitivity": command_sensitivity, "app": command_app,
+                       "demo": command_demo, "params": command_params,
+                       "interventions": command_interventions}[args.command]
+            return handler(args)
+    except expected as exc:
+        print(f"cycles: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated as exc:
+        print(f"cycles: stopped by {exc}; run the same command again to resume", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("cycles: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print("cycles: error: the job ran out of memory; expected a smaller job (fewer couples, days or cells)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the boundary: anything else is a bug, reported in one line
+        log = _internal_error(exc, args)
+        print(f"cycles: internal error ({type(exc).__name__}: {_one_line(exc)[:200]}); this is a bug, "
+              f"the traceback is in {log}", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

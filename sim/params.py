@@ -304,6 +304,9 @@ def coerce(name: str, value: Any) -> float | int | bool:
         if isinstance(value, (bool, int)) and value in (0, 1):
             return bool(value)
         raise ParameterError(name, raw, p.allowed())
+    if isinstance(value, bool):
+        # true is not 1: a boolean given for a number is a mistake, not a value.
+        raise ParameterError(name, raw, p.allowed())
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -75,3 +75,10 @@ def test_time_to_settle_after_a_shock():
     assert 21 < row["settle_days"] < 21 + 14
     calm = feed(np.zeros(200), np.zeros(200), shock_day=0)
     assert np.isnan(calm["settle_days"])
+
+
+def test_declared_outcome_columns_are_what_a_run_gives():
+    from sim.engine import simulate
+    from sim.population import make_population
+    from sim.schema import OUTCOME_COLUMNS
+    assert tuple(simulate(make_population("anxious-avoidant", 2, 0), 30).outcomes.columns) == OUTCOME_COLUMNS

@@ -161,6 +161,34 @@ class ExecutorChoice:
     close: Callable[[], None]
 
 
+def check_dask(address: str | None, timeout: float = 5.0) -> None:
+    """A --dask address must be 'local' or tcp://HOST:PORT of a scheduler that answers; checked before any work."""
+    if address is None or address == "local":
+        if address == "local":
+            _dask_installed()
+        return
+    import re
+    import socket
+    match = re.fullmatch(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", address)
+    if not match or not 1 <= int(match.group(2)) <= 65535:
+        raise SweepError(f"--dask: address {address!r} is not allowed; expected tcp://HOST:PORT of a Dask "
+                         "scheduler, or 'local'")
+    _dask_installed()
+    host, port = match.group(1).strip("[]"), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise SweepError(f"--dask: no scheduler answers at {address} ({exc.strerror or exc}); expected the "
+                         "address of a running Dask scheduler") from None
+
+
+def _dask_installed() -> None:
+    import importlib.util
+    if importlib.util.find_spec("distributed") is None:
+        raise SweepError("--dask: needs the dask extra: pip install 'cycles[dask]'")
+
+
 def make_executor(workers: int | None = None, dask: str | None = None) -> ExecutorChoice:
     """In-process (1 worker), a process pool (N workers), or Dask (an address, or "local")."""
     if dask:
@@ -178,7 +206,10 @@ def make_executor(workers: int | None = None, dask: str | None = None) -> Execut
                 cluster.close()
             description = f"dask LocalCluster ({len(cluster.workers)} workers)"
         else:
-            client = Client(dask)
+            try:
+                client = Client(dask, timeout=10)
+            except (OSError, TimeoutError) as exc:
+                raise SweepError(f"--dask: cannot connect to {dask} ({exc})") from None
             close = client.close
             description = f"dask {dask}"
         return ExecutorChoice(client.get_executor(pure=False), description, close)
@@ -186,8 +217,55 @@ def make_executor(workers: int | None = None, dask: str | None = None) -> Execut
     if workers == 1:
         return ExecutorChoice(InProcessExecutor(), "in-process (1 worker)", lambda: None)
     import multiprocessing
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    from sim.processes import worker_started
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=worker_started, initargs=(os.getpid(),))
     return ExecutorChoice(pool, f"process pool ({workers} workers)", lambda: pool.shutdown(cancel_futures=True))
+
+
+def bounded_map(executor: Executor, fn: Callable, tasks: Iterable[tuple], window: int):
+    """Yield ``(args, fn(*args))`` as tasks finish, with at most ``window`` in flight.
+
+    Finished results are handed over and released at once, and tasks not yet
+    submitted are only a lazy iterator, so memory stays flat however many
+    tasks there are.
+    """
+    queue = iter(tasks)
+    pending: dict[Future, tuple] = {}
+    while True:
+        while len(pending) < window:
+            args = next(queue, None)
+            if args is None:
+                break
+            pending[executor.submit(fn, *args)] = args
+        if not pending:
+            return
+        future = next(as_completed(pending))
+        args = pending.pop(future)
+        yield args, future.result()
+
+
+def check_replaceable(out: Path, command: str, fingerprint: str, force: bool = False) -> None:
+    """A study's or sensitivity analysis' output folder must be new, empty, or hold this same spec's results.
+
+    Anything else (a sweep's results, another spec's, an unreadable
+    manifest) is refused unless ``force``; nothing is written here.
+    """
+    if force or not out.exists():
+        return
+    if not out.is_dir():
+        raise SweepError(f"--out: {out} is a file; expected a results folder")
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists():
+        manifest = read_json_object(manifest_path)
+        if manifest is None:
+            raise SweepError(f"{manifest_path}: unreadable (not a JSON object); use --force to replace it")
+        if manifest.get("command") == command and manifest.get("fingerprint") == fingerprint:
+            return
+        raise SweepError(f"{out} holds results of {manifest.get('command', 'another command')} "
+                         f"{manifest.get('name', '')!s}; use --force to replace them or --out to write elsewhere")
+    if (out / "chunks").exists() or any(out.glob("*.parquet")):
+        raise SweepError(f"{out} holds other results; use --force to replace them or --out to write elsewhere")
 
 
 # --- progress -------------------------------------------------------------------
@@ -256,6 +334,72 @@ def _chunk_paths(folder: Path, index: int) -> tuple[Path, Path]:
     return folder / f"chunk-{index:06d}.runs.parquet", folder / f"chunk-{index:06d}.series.parquet"
 
 
+FINGERPRINT_KEY = b"cycles.fingerprint"
+
+
+def _write_chunk_table(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
+    """A chunk's table, stamped with the design's fingerprint so a resume can tell whose it is."""
+    import pyarrow as pa
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _chunk_is_sound(paths: tuple[Path, Path], fingerprint: str, runs: int) -> bool:
+    """Both files readable, stamped with this design's fingerprint, and the runs table of the right length."""
+    try:
+        metadata = [pq.read_metadata(path) for path in paths]
+    except (OSError, ValueError, Exception):  # noqa: BLE001 - pyarrow reports junk files in several ways
+        return False
+    stamps = [(m.metadata or {}).get(FINGERPRINT_KEY) for m in metadata]
+    return all(stamp == fingerprint.encode() for stamp in stamps) and metadata[0].num_rows == runs
+
+
+def read_json_object(path: Path) -> dict | None:
+    """A JSON file holding an object, or None when it is unreadable, not JSON or not an object."""
+    import json
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def check_output_folder(design: Design, out: Path, force: bool = False) -> str | None:
+    """Whether ``out`` may take this design's results; raises SweepError saying why not.
+
+    Returns "complete" when it already holds this design's complete results.
+    Nothing is written: this runs before any work.
+    """
+    if force or not out.exists():
+        return None
+    if not out.is_dir():
+        raise SweepError(f"--out: {out} is a file; expected a results folder")
+    fingerprint = design.fingerprint()
+    manifest_path, state_path = out / "manifest.json", out / "chunks" / "design.json"
+    if state_path.exists():
+        state = read_json_object(state_path)
+        if state is None:
+            raise SweepError(f"{state_path}: unreadable (not a JSON object); use --force to start over")
+        if state.get("fingerprint") != fingerprint:
+            raise SweepError(f"{out} holds a partial run of a different spec (design {state.get('fingerprint')}, "
+                             f"this spec {fingerprint}); use --force to start over")
+        return None
+    if manifest_path.exists():
+        manifest = read_json_object(manifest_path)
+        if manifest is None:
+            raise SweepError(f"{manifest_path}: unreadable (not a JSON object); use --force to replace it")
+        if manifest.get("fingerprint") == fingerprint and manifest.get("complete"):
+            return "complete"
+        raise SweepError(f"{out} holds results of a different spec or command; use --force to replace them "
+                         "or --out to write elsewhere")
+    if any(out.glob("*.parquet")):
+        raise SweepError(f"{out} holds results without a manifest; use --force to replace them or --out to write "
+                         "elsewhere")
+    return None
+
+
 def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str | None = None,
           force: bool = False, progress_stream=None) -> SweepResult:
     """Run a design into ``out``, resuming a partial run of the same design."""
@@ -264,54 +408,32 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
     fingerprint = design.fingerprint()
     manifest_path = out / "manifest.json"
     state_path = chunks_dir / "design.json"
-    if out.exists() and not force:
-        if manifest_path.exists() and not chunks_dir.exists():
-            previous = pd.read_json(manifest_path, typ="series")
-            if previous.get("fingerprint") == fingerprint and previous.get("complete"):
-                return SweepResult(out, design.n_runs, 0.0, "none", 0, already_complete=True)
-            raise SweepError(f"{out} holds results of a different spec; use --force to replace them "
-                             "or --out to write elsewhere")
-        if state_path.exists():
-            recorded = pd.read_json(state_path, typ="series").get("fingerprint")
-            if recorded != fingerprint:
-                raise SweepError(f"{out} holds a partial run of a different spec (design {recorded}, this spec "
-                                 f"{fingerprint}); use --force to start over")
+    if check_output_folder(design, out, force) == "complete":
+        return SweepResult(out, design.n_runs, 0.0, "none", 0, already_complete=True)
     if force and out.exists():
         shutil.rmtree(chunks_dir, ignore_errors=True)
-        for name in ("runs.parquet", "cells.parquet", "series.parquet", "manifest.json"):
+        for name in ("runs.parquet", "cells.parquet", "series.parquet", "manifest.json", "report.html"):
             (out / name).unlink(missing_ok=True)
     chunks_dir.mkdir(parents=True, exist_ok=True)
     if not state_path.exists():
         write_json({"fingerprint": fingerprint, "created": now()}, state_path)
 
     chunk_list = design.chunks()
-    done = {i for i in range(len(chunk_list)) if all(p.exists() for p in _chunk_paths(chunks_dir, i))}
+    # A chunk is trusted only if both its files read back, carry this design's fingerprint and hold every run.
+    done = {i for i in range(len(chunk_list))
+            if all(p.exists() for p in _chunk_paths(chunks_dir, i))
+            and _chunk_is_sound(_chunk_paths(chunks_dir, i), fingerprint, len(chunk_list[i]) * design.spec.replicates)}
     todo = [i for i in range(len(chunk_list)) if i not in done]
     runs_done = sum(len(chunk_list[i]) for i in done) * design.spec.replicates
     started_at, started = now(), time.perf_counter()
     progress = Progress(design.n_runs, runs_done, stream=progress_stream)
     choice = make_executor(workers, dask) if todo else ExecutorChoice(InProcessExecutor(), "none", lambda: None)
     try:
-        # A bounded window of tasks in flight: finished results are written and released at once,
-        # so memory stays flat however many chunks the design has.
-        window = 2 * max(1, workers or available_cores())
-        queue = iter(todo)
-        pending: dict[Future, int] = {}
-        while True:
-            while len(pending) < window:
-                index = next(queue, None)
-                if index is None:
-                    break
-                pending[choice.executor.submit(run_chunk, design, index)] = index
-            if not pending:
-                break
-            future = next(as_completed(pending))
-            index = pending.pop(future)
-            tables = future.result()
-            del future
+        for (_, index), tables in bounded_map(choice.executor, run_chunk, ((design, i) for i in todo),
+                                              2 * max(1, workers or available_cores())):
             runs_path, series_path = _chunk_paths(chunks_dir, index)
-            write_parquet(tables["series"], series_path)
-            write_parquet(tables["runs"], runs_path)        # written last: its presence marks the chunk done
+            _write_chunk_table(tables["series"], series_path, fingerprint)
+            _write_chunk_table(tables["runs"], runs_path, fingerprint)   # last: its presence marks the chunk done
             progress.advance(len(tables["runs"]))
             del tables
     finally:
@@ -328,11 +450,13 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
         fingerprint=fingerprint, runs=design.n_runs, cells=design.n_cells, chunks=len(chunk_list),
         resumed_chunks=len(done), executor=choice.description, started=started_at, finished=now(),
         seconds=round(seconds, 3), complete=True), manifest_path)
+    # Only now are the chunks dropped: a kill before this line leaves a run that resumes (and merges again).
+    shutil.rmtree(chunks_dir)
     return SweepResult(out, design.n_runs, seconds, choice.description, len(done))
 
 
 def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
-    """Merge the chunk files into runs, cells and series tables, then drop the chunks."""
+    """Merge the chunk files into runs, cells and series tables (the chunks stay until the manifest is written)."""
     runs = pd.concat([pd.read_parquet(_chunk_paths(chunks_dir, i)[0]) for i in range(n_chunks)],
                      ignore_index=True)
     write_parquet(runs, out / "runs.parquet")
@@ -346,7 +470,6 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
             writer.write_table(table)
         if writer is not None:
             writer.close()
-    shutil.rmtree(chunks_dir)
 
 
 def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Sensitivity analysis (SALib): which parameters an outcome hangs on.
 
 Morris screening costs r(p+1) sample points, Sobol with Saltelli sampling
-N(2p+2) (theory.md s.6). Every sample point is run with the spec's
+N(p+2) for first-order and total indices (theory.md s.6 gives N(2p+2), which
+adds second-order indices). Every sample point is run with the spec's
 ``replicates`` couples (spawn keys (point, replicate)), whose outcomes are
 averaged before analysis; points run in chunks through the runner's executors.
 """
@@ -9,7 +10,6 @@ averaged before analysis; points run in chunks through the runner's executors.
 from __future__ import annotations
 
 import time
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sim import params as P
-from sim.experiment.runner import Progress, make_executor
+from sim.experiment.runner import Progress, available_cores, bounded_map, make_executor
 from sim.experiment.spec import Design
 from sim.manifest import build as build_manifest
 from sim.manifest import now
@@ -32,6 +32,22 @@ _NOT_UNCERTAIN = {"anxiety", "avoidance", "shock_day", "dissolution", "dissoluti
 
 class SensitivityError(ValueError):
     """A sensitivity analysis that cannot run as asked."""
+
+
+def analysable_outcomes() -> list[str]:
+    """What a sensitivity analysis can analyse: every numeric outcome, averaged over a point's couples."""
+    from sim.schema import OUTCOME_COLUMNS
+    numeric = [c for c in OUTCOME_COLUMNS if c not in ("dissolved", "classification")]
+    return [*numeric, "share_escalating", "share_escalating_or_cycling"]
+
+
+def check_outcomes(outcomes: list[str], field: str | None = "--outcome") -> None:
+    """Every outcome must be one :func:`analysable_outcomes` names (checked before anything runs)."""
+    known = analysable_outcomes()
+    unknown = [o for o in outcomes if o not in known]
+    if unknown:
+        where = f"{field}: " if field else ""
+        raise SensitivityError(f"{where}{unknown[0]!r} is not an outcome; expected one of {', '.join(known)}")
 
 
 def uncertain_parameters(design: Design) -> list[str]:
@@ -50,6 +66,13 @@ def problem(design: Design) -> dict[str, Any]:
         decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
         bounds.append(list(given.get(key, (float(decl.low), float(decl.high)))))
     return {"num_vars": len(names), "names": names, "bounds": bounds}
+
+
+def point_count(design: Design, method: str) -> int:
+    """Sample points SALib will draw, from the sizes alone: Morris r(p + 1), Sobol (first order) N(p + 2)."""
+    spec = design.spec.sensitivity
+    p = len(uncertain_parameters(design))
+    return spec.trajectories * (p + 1) if method == "morris" else spec.base_samples * (p + 2)
 
 
 def sample(design: Design, method: str) -> np.ndarray:
@@ -99,28 +122,22 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
         raise SensitivityError(f"{design.path}: a sensitivity analysis varies the uncertain parameters itself; "
                                "remove [factors], [sampling] and population.pairings")
     outcomes = outcomes or list(spec.sensitivity.outcomes)
+    check_outcomes(outcomes)
     prob = problem(design)
     points = sample(design, method)
     started_at, started = now(), time.perf_counter()
-    chunks = [(i, points[i:i + POINTS_PER_TASK]) for i in range(0, len(points), POINTS_PER_TASK)]
+    tasks = ((design, prob["names"], points[i:i + POINTS_PER_TASK], i) for i in range(0, len(points), POINTS_PER_TASK))
     progress = Progress(len(points), stream=progress_stream, unit="point")
     choice = make_executor(workers, dask)
     parts = []
     try:
-        futures = [choice.executor.submit(evaluate_points, design, prob["names"], chunk, first)
-                   for first, chunk in chunks]
-        for future in as_completed(futures):
-            part = future.result()
+        for _, part in bounded_map(choice.executor, evaluate_points, tasks, 2 * max(1, workers or available_cores())):
             parts.append(part)
             progress.advance(len(part))
     finally:
         progress.close()
         choice.close()
     results = pd.concat(parts).sort_values("point").reset_index(drop=True)
-    unknown = [o for o in outcomes if o not in results.columns]
-    if unknown:
-        raise SensitivityError(f"--outcome: {', '.join(unknown)} is not an outcome; expected one of "
-                               + ", ".join(c for c in results.columns if c != "point"))
     rows = []
     for outcome in outcomes:
         y = results[outcome].to_numpy()
@@ -147,6 +164,7 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
                               spec_file=design.path, spec_as_given=design.source, problem=prob,
                               sample_points=len(points), couples_per_point=spec.replicates,
                               runs=len(points) * spec.replicates, outcomes=outcomes, root_seed=spec.seed,
+                              fingerprint=design.fingerprint(),
                               started=started_at, finished=now(), seconds=round(seconds, 3))
     write_json(manifest, out / "manifest.json")
     report = write_report(out, table, method, manifest)

@@ -36,9 +36,11 @@ population, parameters held fixed, the factors and what to record::
     sampled_couples = 2          # full daily series kept for this many couples per cell
     series_every = 1             # keep per-cell daily statistics every this many days
 
-Validation uses pydantic for the structure and the parameter declarations
-(sim.params) for names and ranges. Every problem is reported as one line that
-names the file, the key, the value and what is allowed.
+Validation uses pydantic in strict mode for the structure (``days = "30"``
+or ``days = true`` is an error, not 30 or 1) and the parameter declarations
+(sim.params) for names and ranges; size limits are sim.budget.LIMITS. Every
+problem is reported as one line that names the file, the key, the value and
+what is allowed.
 """
 
 from __future__ import annotations
@@ -50,16 +52,18 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sim import interventions
 from sim import params as P
+from sim.budget import LIMITS
 from sim.population import PAIRINGS, PRESETS, Override
 
 TARGET_COUPLES_PER_CHUNK = 2000
+MAX_SPEC_BYTES = 1_000_000
 
 
 class SpecError(ValueError):
@@ -70,6 +74,10 @@ def _check_parameter(key: str, value: Any) -> Override:
     """Validate a ``[WHO.]NAME`` key with one value against the declarations."""
     if isinstance(value, (list, dict)):
         raise ValueError(f"expected a single value for {key}")
+    if not isinstance(value, (bool, int, float)):
+        # A spec is typed: "30" is text, and a number written as text is a mistake to point out, not to guess.
+        raise P.ParameterError(key, value, P.declaration(Override.parse(f"{key}=0").name, value).allowed()
+                               + " (a TOML number or boolean, not text)")
     name = Override.parse(f"{key}=0")
     return Override(name.name, value, name.selector).checked()
 
@@ -84,7 +92,7 @@ def _check_name(key: str) -> None:
     Override(override.name, decl.default, override.selector).checked()
 
 
-def _check_bounds(bounds: dict[str, tuple[float, float]]) -> None:
+def _check_bounds(bounds: dict[str, list[float]]) -> None:
     """Each ``[WHO.]NAME = [low, high]`` must name a model parameter and lie within its declared range."""
     for key, (low, high) in bounds.items():
         _check_name(key)
@@ -94,9 +102,12 @@ def _check_bounds(bounds: dict[str, tuple[float, float]]) -> None:
 
 
 class Strict(BaseModel):
-    """Unknown keys are errors."""
+    """Unknown keys are errors, and values are never converted from another type."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
 class Range(Strict):
@@ -104,7 +115,7 @@ class Range(Strict):
 
     start: float
     stop: float
-    num: int = Field(ge=1, le=10_000)
+    num: int = Field(ge=1, le=LIMITS.levels)
 
     def values(self) -> list[float]:
         return [float(x) for x in np.linspace(self.start, self.stop, self.num)]
@@ -145,8 +156,8 @@ class PopulationSpec(Strict):
 
 class Sampling(Strict):
     method: Literal["lhs", "sobol"]
-    points: int = Field(ge=1, le=1_000_000)
-    bounds: dict[str, tuple[float, float]]
+    points: int = Field(ge=1, le=LIMITS.points)
+    bounds: dict[str, Bounds]
 
     @field_validator("bounds")
     @classmethod
@@ -160,12 +171,23 @@ class Sampling(Strict):
 class StudySpec(Strict):
     """A virtual study: a cohort measured at two waves and analysed like a real one."""
 
-    couples: int = Field(326, ge=2, le=1_000_000)
-    acclimation_days: int = Field(60, ge=0, le=100_000)
-    wave_gap_days: int = Field(365, ge=1, le=100_000)
+    couples: int = Field(326, ge=2, le=LIMITS.couples)
+    acclimation_days: int = Field(60, ge=0, le=LIMITS.days)
+    wave_gap_days: int = Field(365, ge=1, le=LIMITS.days)
     window_days: int = Field(14, ge=1, le=1_000)
     analysis: Literal["mixed", "cluster"] = "mixed"
     formulas: list[str] = []
+
+    @field_validator("formulas")
+    @classmethod
+    def _formula_syntax(cls, value):
+        from sim.study.formula import FormulaError, parse
+        for formula in value:
+            try:
+                parse(formula)        # the syntax now; the column names once the dataset's columns are known
+            except FormulaError as exc:
+                raise ValueError(str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _window_fits(self):
@@ -183,17 +205,28 @@ class SensitivitySpec(Strict):
     """Which parameters are uncertain (and within which bounds) for ``cycles sensitivity``."""
 
     uncertain: list[str] | Literal["all"] = "all"
-    bounds: dict[str, tuple[float, float]] = {}
+    bounds: dict[str, Bounds] = {}
     trajectories: int = Field(10, ge=2, le=10_000)       # Morris: r trajectories, r(p+1) points
-    base_samples: int = Field(64, ge=2, le=1_000_000)    # Sobol: N, N(2p+2) points
-    outcomes: list[str] = ["share_escalating", "anxiety_change_1y_a"]
+    base_samples: int = Field(64, ge=2, le=LIMITS.points)    # Sobol: N, N(p+2) points (first order and total)
+    outcomes: list[str] = Field(["share_escalating", "anxiety_change_1y_a"], min_length=1)
 
     @field_validator("uncertain")
     @classmethod
     def _declared(cls, value):
         if value != "all":
+            if not value:
+                raise ValueError('value [] is not allowed; expected at least one parameter name, or "all"')
             for key in value:
                 _check_name(key)
+            if len(set(value)) != len(value):
+                raise ValueError(f"value {value!r} is not allowed; expected each parameter once")
+        return value
+
+    @field_validator("outcomes")
+    @classmethod
+    def _known_outcomes(cls, value):
+        from sim.experiment.sensitivity import check_outcomes
+        check_outcomes(value, None)
         return value
 
     @field_validator("bounds")
@@ -211,17 +244,17 @@ class Record(Strict):
 class Spec(Strict):
     """A validated experiment spec."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    purpose: str = Field(min_length=1)
-    days: int | None = Field(None, ge=1, le=100_000)
-    replicates: int | None = Field(None, ge=1, le=1_000_000)
-    seed: int = Field(ge=0)
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
+    purpose: str = Field(min_length=1, max_length=2_000)
+    days: int | None = Field(None, ge=1, le=LIMITS.days)
+    replicates: int | None = Field(None, ge=1, le=LIMITS.couples)
+    seed: int = Field(ge=0, lt=2**63)
     population: PopulationSpec = PopulationSpec()
-    fixed: dict[str, float | int | bool] = {}
-    factors: dict[str, list[float | int | bool | str] | Range] = {}
+    fixed: dict[str, Any] = {}
+    factors: dict[str, Any] = {}
     sampling: Sampling | None = None
     record: Record = Record()
-    chunk_cells: int | None = Field(None, ge=1, le=1_000_000)
+    chunk_cells: int | None = Field(None, ge=1, le=LIMITS.cells)
     study: StudySpec | None = None
     sensitivity: SensitivitySpec | None = None
     interventions: dict[str, list[str]] = {}
@@ -249,7 +282,33 @@ class Spec(Strict):
     def _fixed_parameters(cls, value):
         for key, item in value.items():
             _check_parameter(key, item)
+        P.check_population_shares({**P.defaults("population"),
+                                   **{k: v for k, v in value.items() if k in P.names("population")}})
         return value
+
+    @field_validator("factors", mode="before")
+    @classmethod
+    def _factor_levels(cls, value):
+        """Each factor is a list of levels or a {start, stop, num} range, said plainly when it is neither."""
+        if not isinstance(value, dict):
+            return value
+        shaped = {}
+        for key, levels in value.items():
+            if isinstance(levels, dict):
+                try:
+                    levels = Range.model_validate(levels)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(part) for part in first["loc"]) or "(range)"
+                    raise ValueError(f"factor {key}: range key {where}: {_describe(first)}") from None
+            elif not isinstance(levels, list):
+                raise ValueError(f"factor {key}: value {levels!r} is not allowed; expected a list of levels "
+                                 "or a range {start = ..., stop = ..., num = ...}")
+            elif len(levels) > LIMITS.levels:
+                raise ValueError(f"factor {key}: {len(levels):,} levels are not allowed; expected at most "
+                                 f"{LIMITS.levels:,}")
+            shaped[key] = levels
+        return shaped
 
     @field_validator("factors")
     @classmethod
@@ -289,7 +348,18 @@ class Spec(Strict):
             overlap = set(self.sampling.bounds) & set(self.factors)
             if overlap:
                 raise ValueError(f"{sorted(overlap)[0]} is both a factor and sampled; choose one")
+        cells = self.n_cells()
+        if cells > LIMITS.cells:
+            raise ValueError(f"the design has {cells:,} cells (the product of the factors' levels and the sampled "
+                             f"points); expected at most {LIMITS.cells:,}")
         return self
+
+    def n_cells(self) -> int:
+        """Design cells, counted from the sizes alone (before any cell is built)."""
+        count = len(self.population.pairings or [None])
+        for levels in self.factors.values():
+            count *= levels.num if isinstance(levels, Range) else len(levels)
+        return count * (self.sampling.points if self.sampling else 1)
 
 
 @dataclass
@@ -392,13 +462,26 @@ def load(path: str | Path) -> Design:
     """Read, validate and resolve a spec file; raises SpecError with a one-line message."""
     path = Path(path)
     try:
-        source = path.read_text()
+        if path.is_dir():
+            raise SpecError(f"{path}: is a folder; expected a spec file (TOML)")
+        if path.exists() and path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"{path}: {path.stat().st_size:,} bytes; expected a spec of at most "
+                            f"{MAX_SPEC_BYTES:,} bytes")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise SpecError(f"{path}: cannot read the spec ({exc.strerror})") from None
+        raise SpecError(f"{path}: cannot read the spec ({exc.strerror or exc})") from None
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: byte {exc.start + 1} is not UTF-8 text; expected a TOML file in UTF-8") from None
+    if "\x00" in source or source.startswith("\ufeff"):
+        raise SpecError(f"{path}: not plain text (NUL bytes or a byte-order mark); expected a TOML file in UTF-8")
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+        raise SpecError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to read; expected a spec as in experiments/") from None
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -407,4 +490,6 @@ def load(path: str | Path) -> Design:
         raise SpecError(f"{path}: key {where}: {_describe(first)}") from None
     except (P.ParameterError, interventions.InterventionError) as exc:
         raise SpecError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to read; expected a spec as in experiments/") from None
     return resolve(spec, source, str(path))

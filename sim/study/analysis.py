@@ -8,7 +8,6 @@ centred: every numeric column ``x`` gets a centred copy ``x_c``.
 
 from __future__ import annotations
 
-import re
 import warnings
 from typing import Any
 
@@ -17,14 +16,14 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
+from sim.study.formula import FormulaError, eval_environment, parse
+
+__all__ = ["FormulaError", "analyse", "check_formula", "fit", "public", "simple_slopes", "table", "with_centred"]
+
 MAIN_FORMULA = "anxiety_t2 ~ anxiety_t1_c + perceived_goal_support_t1_c * perceived_responsiveness_t1_c"
 GOAL = "perceived_goal_support_t1_c"
 RESPONSIVENESS = "perceived_responsiveness_t1_c"
 INTERACTION = f"{GOAL}:{RESPONSIVENESS}"
-
-
-class FormulaError(ValueError):
-    """A formula that names a column the dataset does not have."""
 
 
 def with_centred(data: pd.DataFrame) -> pd.DataFrame:
@@ -35,37 +34,29 @@ def with_centred(data: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([data, pd.DataFrame(centred, index=data.index)], axis=1)
 
 
-_KNOWN_NAMES = {"C", "I", "np", "Q", "center", "standardize", "scale", "log", "exp", "sqrt", "abs", "Treatment",
-                "Sum", "poly", "bs", "cr", "cc"}
-
-
-def check_formula(formula: str, columns) -> None:
-    """Every name in the formula must be a column (or a formula function); say which are not."""
-    if "~" not in formula:
-        raise FormulaError(f"formula {formula!r} has no '~'; expected 'outcome ~ predictors'")
-    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", re.sub(r"(['\"]).*?\1", "", formula)))
-    unknown = sorted(n for n in names if n not in set(columns) and n not in _KNOWN_NAMES)
-    if unknown:
-        listed = ", ".join(sorted(columns))
-        raise FormulaError(f"formula {formula!r}: unknown column {', '.join(unknown)}; the dataset has: {listed}")
+def check_formula(formula: str, columns) -> str:
+    """The formula rebuilt from its parsed tokens; FormulaError if it is not allowed (sim.study.formula)."""
+    return parse(formula, columns).text
 
 
 def fit(formula: str, data: pd.DataFrame, method: str = "mixed") -> dict[str, Any]:
     """Fit one formula; returns terms with estimate, SE, 95% CI and p, and the method actually used."""
-    check_formula(formula, data.columns)
+    # Only the parsed formula, in an environment holding only the allowed transforms, reaches the engine.
+    parsed = check_formula(formula, data.columns)
+    env = eval_environment()
     used = method
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if method == "mixed":
             try:
-                result = smf.mixedlm(formula, data, groups=data["couple_id"]).fit(reml=True)
+                result = smf.mixedlm(parsed, data, groups=data["couple_id"], eval_env=env).fit(reml=True)
                 if not result.converged:
                     raise np.linalg.LinAlgError("did not converge")
             except (np.linalg.LinAlgError, ValueError):
                 used = "cluster (mixed model did not converge)"
                 method = "cluster"
         if method == "cluster":
-            result = smf.ols(formula, data).fit(cov_type="cluster", cov_kwds={"groups": data["couple_id"]})
+            result = smf.ols(parsed, data, eval_env=env).fit(cov_type="cluster", cov_kwds={"groups": data["couple_id"]})
     names = [n for n in result.params.index if n != "Group Var"]
     ci = result.conf_int().loc[names]
     terms = {name: {"estimate": float(result.params[name]), "se": float(result.bse[name]),

@@ -9,13 +9,12 @@ whose dataset is written.
 from __future__ import annotations
 
 import time
-from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.experiment.runner import Progress, make_executor
+from sim.experiment.runner import Progress, available_cores, bounded_map, make_executor
 from sim.experiment.spec import Design
 from sim.manifest import build as build_manifest
 from sim.manifest import now
@@ -32,15 +31,15 @@ def _formulas(design: Design, extra: list[str]) -> list[str]:
     return list(dict.fromkeys([*design.spec.study.formulas, *extra]))
 
 
-def check_formulas(design: Design, formulas: list[str]) -> None:
-    """Every formula must name dataset columns (or their centred ``_c`` copies)."""
+def check_formulas(design: Design, formulas: list[str], field: str | None = None) -> None:
+    """Every formula must parse and name dataset columns (or their centred ``_c`` copies)."""
     from sim.study.analysis import FormulaError
     columns = with_centred(cohort(design.spec, 0, couples=2)).columns
     for formula in [MAIN_FORMULA, *formulas]:
         try:
             check_formula(formula, columns)
         except FormulaError as exc:
-            raise StudyError(str(exc)) from None
+            raise StudyError(f"{field}: {exc}" if field else str(exc)) from None
 
 
 def sample_terms(design: Design, sample: int, n: int, formulas: list[str]) -> list[dict[str, Any]]:
@@ -113,14 +112,14 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
     sizes = sizes or [spec.study.couples]
     summary = None
     if samples > 1 or len(sizes) > 1:
-        tasks = [(s, n) for n in sizes for s in range(samples)]
-        progress = Progress(len(tasks), stream=progress_stream, unit="cohort")
+        tasks = ((s, n) for n in sizes for s in range(samples))
+        progress = Progress(samples * len(sizes), stream=progress_stream, unit="cohort")
         choice = make_executor(workers, dask)
         rows: list[dict[str, Any]] = []
         try:
-            futures = [choice.executor.submit(sample_terms, design, s, n, formulas) for s, n in tasks]
-            for future in as_completed(futures):
-                rows.extend(future.result())
+            for _, terms in bounded_map(choice.executor, sample_terms, ((design, s, n, formulas) for s, n in tasks),
+                                        4 * max(1, workers or available_cores())):
+                rows.extend(terms)
                 progress.advance(1)
         finally:
             progress.close()
@@ -144,6 +143,7 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
     manifest = build_manifest(command="study", name=spec.name, purpose=spec.purpose, spec_file=design.path,
                               spec_as_given=design.source, spec_resolved=design.resolved(), root_seed=spec.seed,
                               seed_rule="SeedSequence(root_seed, spawn_key=(sample, couple))", samples=samples,
+                              fingerprint=design.fingerprint(),
                               sizes=sizes, formulas=[MAIN_FORMULA, *formulas], started=started_at, finished=now(),
                               seconds=round(seconds, 3))
     write_json(manifest, out / "manifest.json")
