@@ -176,7 +176,7 @@ def write_report(out: Path, table: pd.DataFrame, method: str, manifest: dict[str
     import plotly.graph_objects as go
 
     from sim.report.figures import Panel
-    from sim.report.page import render_page
+    from sim.report.page import render_page, run_table
     from sim.storage import atomic_output
     panels = []
     for outcome, part in table.groupby("outcome", sort=False):
@@ -199,11 +199,13 @@ def write_report(out: Path, table: pd.DataFrame, method: str, manifest: dict[str
         fig.update_layout(barmode="group", height=420, xaxis_tickangle=-45, margin=dict(b=140),
                           legend=dict(orientation="h", y=1.12))
         panels.append(Panel(f"sensitivity-{outcome}", f"What {outcome.replace('_', ' ')} depends on", caption, fig))
-    intro = (f"<table class='run'><tr><td>method</td><td>{method}</td></tr>"
-             f"<tr><td>design</td><td>{manifest['sample_points']:,} sample points x {manifest['couples_per_point']} "
-             f"couples = {manifest['runs']:,} couple-runs</td></tr>"
-             f"<tr><td>uncertain</td><td>{', '.join(manifest['problem']['names'])}</td></tr>"
-             f"<tr><td>run</td><td>{manifest['seconds']:.1f} s</td></tr></table>")
+    intro = run_table([
+        ("method", method),
+        ("design", f"{manifest['sample_points']:,} sample points x {manifest['couples_per_point']} couples = "
+                   f"{manifest['runs']:,} couple-runs"),
+        ("uncertain", ", ".join(manifest["problem"]["names"])),
+        ("run", f"{manifest['seconds']:.1f} s"),
+    ])
     path = out / "report.html"
     with atomic_output(path) as tmp:
         tmp.write_text(render_page(manifest["name"], manifest["purpose"], intro, panels), encoding="utf-8")

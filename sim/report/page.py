@@ -47,20 +47,27 @@ def _run_table(results: Results) -> str:
         commit += " (with uncommitted changes)"
     rows = [
         ("experiment", spec["name"]),
-        ("factors", "<br>".join(html.escape(f) for f in factors) or "none"),
-        ("held fixed", html.escape(fixed)),
-        ("population", html.escape("drawn from realistic distributions" if population.get("drawn")
-                                   else ", ".join(population.get("pairings") or [population.get("pairing") or
-                                                                                 "a pairing factor"]))),
+        ("factors", factors or "none"),
+        ("held fixed", fixed),
+        ("population", "drawn from realistic distributions" if population.get("drawn")
+         else ", ".join(population.get("pairings") or [population.get("pairing") or "a pairing factor"])),
         ("design", f"{m['cells']:,} cells x {spec['replicates']:,} couples = {m['runs']:,} couple-runs of "
                    f"{spec['days']:,} days"),
-        ("root seed", f"{m['root_seed']} ({html.escape(m.get('seed_rule', ''))})"),
-        ("run", f"{html.escape(m.get('started', '?'))} to {html.escape(m.get('finished', '?'))}, "
-                f"{m.get('seconds', 0):.1f} s on {html.escape(m.get('executor', '?'))}"),
-        ("software", html.escape(f"Python {m.get('python', '?')}; {versions}")),
-        ("commit", html.escape(commit)),
+        ("root seed", f"{m['root_seed']} ({m.get('seed_rule', '')})"),
+        ("run", f"{m.get('started', '?')} to {m.get('finished', '?')}, {m.get('seconds', 0):.1f} s on "
+                f"{m.get('executor', '?')}"),
+        ("software", f"Python {m.get('python', '?')}; {versions}"),
+        ("commit", commit),
     ]
-    return "<table class='run'>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return run_table(rows)
+
+
+def run_table(rows: list[tuple[str, str | list[str]]]) -> str:
+    """The table of what was run. Every value is escaped: specs and manifests are text from outside."""
+    def cell(value) -> str:
+        return "<br>".join(html.escape(str(v)) for v in value) if isinstance(value, list) else html.escape(str(value))
+    return "<table class='run'>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{cell(v)}</td></tr>"
+                                           for k, v in rows) + "</table>"
 
 
 def render_page(title: str, purpose: str, intro: str, panels: list[Panel], intro_heading: str = "What was run") -> str:

@@ -65,14 +65,55 @@ def load(folder: str | Path) -> Results:
                            f"(a sweep writes {', '.join(RESULT_FILES)})")
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{folder}/manifest.json: unreadable ({exc})") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ResultsError(f"{folder}/manifest.json: unreadable ({_one_line(exc)}); run the sweep again") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{folder}/manifest.json: holds a {type(manifest).__name__}, not a sweep's manifest; "
+                           "run the sweep again")
+    if manifest.get("command", "sweep") != "sweep":
+        raise ResultsError(f"{folder}: results of `cycles {manifest.get('command')}`, which writes its own report; "
+                           "expected a folder written by `cycles sweep`")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise ResultsError(f"{folder}: results of format {version!r}, this version reads format {FORMAT_VERSION}; "
                            "run the sweep again to regenerate them")
-    cells = pd.read_parquet(folder / "cells.parquet")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise ResultsError(f"{folder}/manifest.json: {problem}; run the sweep again")
+    for name in ("runs.parquet", "series.parquet"):
+        try:
+            pq.read_metadata(folder / name)
+        except Exception as exc:  # noqa: BLE001 - pyarrow reports junk files in several ways
+            raise ResultsError(f"{folder}/{name}: not a readable Parquet file ({_one_line(exc)[:120]}); "
+                               "run the sweep again") from None
+    try:
+        cells = pd.read_parquet(folder / "cells.parquet")
+    except Exception as exc:  # noqa: BLE001 - as above
+        raise ResultsError(f"{folder}/cells.parquet: not a readable Parquet file ({_one_line(exc)[:120]}); "
+                           "run the sweep again") from None
     absent = [c for c in REQUIRED_CELL_COLUMNS if c not in cells.columns]
     if absent:
         raise ResultsError(f"{folder}/cells.parquet: columns missing: {', '.join(absent)}; run the sweep again")
     return Results(folder, manifest, cells)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+# What the report reads from a manifest: key path -> type.
+_MANIFEST_SHAPE = {
+    ("spec_resolved", "spec", "name"): str, ("spec_resolved", "spec", "purpose"): str,
+    ("spec_resolved", "spec", "days"): int, ("spec_resolved", "spec", "replicates"): int,
+    ("factor_names",): list, ("cells",): int, ("runs",): int, ("root_seed",): int,
+}
+
+
+def _manifest_problem(manifest: dict) -> str | None:
+    for path, kind in _MANIFEST_SHAPE.items():
+        value: Any = manifest
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return f"key {'.'.join(path)} is {value!r}; expected a {kind.__name__}"
+    return None

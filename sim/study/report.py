@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sim.report.figures import Panel
-from sim.report.page import render_page
+from sim.report.page import render_page, run_table
 from sim.storage import atomic_output
 from sim.study.analysis import GOAL, INTERACTION, MAIN_FORMULA, RESPONSIVENESS, with_centred
 
@@ -108,18 +107,17 @@ def _intro(manifest: dict[str, Any], data: pd.DataFrame, fits: list[dict[str, An
                    if manifest["spec_resolved"]["spec"]["population"].get("drawn") else f"{study['couples']} couples"),
         ("waves", f"T1 after {study['acclimation_days']} days together, T2 {study['wave_gap_days']} days later; "
                   f"perceived support averaged over the {study['window_days']} days before each wave"),
-        ("analysis", html.escape(f"{main['formula']} ({main['method']})")),
+        ("analysis", f"{main['formula']} ({main['method']})"),
         ("the interaction", f"{interaction['estimate']:+.3f} (SE {interaction['se']:.3f}, "
                             f"p {interaction['p']:.4f}) in this cohort"),
-        ("seed", f"{manifest['root_seed']} ({html.escape(manifest['seed_rule'])})"),
-        ("run", f"{html.escape(manifest['started'])}, {manifest['seconds']:.1f} s; commit "
-                f"{html.escape(str(manifest.get('git_commit')))}"),
+        ("seed", f"{manifest['root_seed']} ({manifest['seed_rule']})"),
+        ("run", f"{manifest['started']}, {manifest['seconds']:.1f} s; commit {manifest.get('git_commit')}"),
     ]
     if summary is not None:
         main_rows = summary[(summary.formula == MAIN_FORMULA) & (summary.term == INTERACTION)]
         rows.append(("power", "; ".join(f"N = {r.n}: {r.power:.2f} (mean estimate {r.estimate_mean:+.3f})"
                                         for r in main_rows.itertuples())))
-    return "<table class='run'>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return run_table(rows)
 
 
 def write_report(out: Path, data: pd.DataFrame, fits: list[dict[str, Any]], summary, manifest) -> Path:
