@@ -10,7 +10,9 @@ The cost figures are measured, not guessed (this machine kind: 2 cores,
 2026-11-22; ``docs/performance.md`` has the engine's rates):
 
 - the batch engine steps about 6.5 million couple-days per second per core
-  (13 M agent-steps/s), the Mesa model about 13,000;
+  (13 M agent-steps/s), the Mesa model about 13,000; a sweep's worker, which
+  also reduces and packs its chunk's tables, about 2.1 million (4.2 M
+  couple-days/s on 2 cores for the main job);
 - a process with numpy, pandas and numba loaded holds about 300 MB;
 - ``cycles run`` keeps its daily table: about 350 bytes of memory and 95 bytes
   of Parquet per row (2,000 couples x 365 days: 770 MB peak, 132 MB on disk),
@@ -34,6 +36,7 @@ from pathlib import Path
 
 BASE_PROCESS_BYTES = 300e6
 BATCH_COUPLE_DAYS_PER_SECOND = 6.5e6         # per core
+SWEEP_COUPLE_DAYS_PER_SECOND = 2.1e6         # per worker, tables included
 MESA_COUPLE_DAYS_PER_SECOND = 13e3
 DAILY_ROW_BYTES_MEMORY = 350.0
 DAILY_ROW_BYTES_DISK = 95.0
@@ -63,7 +66,9 @@ class Limits:
     demo_days: int = 3_650            # the demo page holds one frame per day: ten years is a long lesson
     formula_characters: int = 2_000
     formula_terms: int = 50
-    max_hours: float = 12.0           # default time budget; --max-hours raises it
+    # Default time budget. A job of more than an hour on a workstation is deliberate, and a typo in days or
+    # replicates is far more common than a deliberate one; --max-hours says so and raises it.
+    max_hours: float = 1.0
 
 
 LIMITS = Limits()
@@ -182,7 +187,7 @@ def sweep_estimate(cells: int, replicates: int, days: int, chunk_cells: int, ser
     in_process = workers <= 1
     memory = max(merge, task) if in_process else merge + workers * task
     disk = runs * RUN_ROW_BYTES_DISK + cells * series_rows_per_cell * SERIES_ROW_BYTES_DISK + cells * CELL_BYTES
-    seconds = couple_days / (BATCH_COUPLE_DAYS_PER_SECOND * max(1, workers)) + runs * 5e-6
+    seconds = couple_days / (SWEEP_COUPLE_DAYS_PER_SECOND * max(1, workers)) + runs * 5e-6
     return Estimate(f"{cells:,} cells x {replicates:,} couples = {runs:,.0f} runs of {days:,} days on "
                     f"{max(1, workers)} worker(s)", couple_days, memory, disk, seconds,
                     "cells x replicates x days")
@@ -207,7 +212,7 @@ def sensitivity_estimate(points: int, replicates: int, days: int, workers: int) 
     memory = BASE_PROCESS_BYTES * (1 + max(1, workers)) + points * 50 * 8.0 * 3 + 50 * replicates * 400.0
     return Estimate(f"{points:,} sample points x {replicates:,} couples = {runs:,.0f} runs of {days:,} days",
                     couple_days, memory, points * 50 * 8.0,
-                    couple_days / (BATCH_COUPLE_DAYS_PER_SECOND * max(1, workers)), "points x replicates x days")
+                    couple_days / (SWEEP_COUPLE_DAYS_PER_SECOND * max(1, workers)), "points x replicates x days")
 
 
 def check(estimate: Estimate, out: str | os.PathLike | None, max_hours: float | None = None) -> None:

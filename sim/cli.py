@@ -178,16 +178,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _values_joined(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--n -5,10`` as ``--n=-5,10``.
+
+    argparse takes a value that starts with '-' for an option and reports
+    "expected one argument", which hides what is wrong with the value; joined,
+    the value reaches its own check and is named in the message.
+    """
+    valued, known = set(), set()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current._actions:
+            known.update(action.option_strings)
+            if action.option_strings and action.nargs is None and action.const is None:
+                valued.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    joined, tokens = [], iter(argv)
+    for token in tokens:
+        if token in valued:
+            value = next(tokens, None)
+            if value is not None and value.startswith("-") and value not in known:
+                joined.append(f"{token}={value}")
+                continue
+            joined.append(token)
+            if value is not None:
+                joined.append(value)
+            continue
+        joined.append(token)
+    return joined
+
+
 def _max_hours(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-hours", type=_hours, default=LIMITS.max_hours,
                         help=f"refuse a job estimated to take longer (default {LIMITS.max_hours:g})")
 
 
-def _estimate(estimate, out, max_hours: float) -> None:
-    """Print the job's estimated cost and refuse what cannot fit (sim.budget)."""
+def _estimate(estimate, out, max_hours: float) -> str:
+    """Refuse a job that cannot fit (sim.budget); the estimate's line, to print once every check has passed."""
     from sim.budget import check
     check(estimate, out, max_hours)
-    print(f"cycles: {estimate.line()}", file=sys.stderr, flush=True)
+    return f"cycles: {estimate.line()}"
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
@@ -227,8 +263,8 @@ def command_run(args: argparse.Namespace) -> int:
         _check_pairing(args.preset)
     overrides = _overrides(args.overrides)
     changes = [change.text() for change in plan(args.interventions).changes]
-    _estimate(run_estimate(args.couples, args.days, args.engine), out.parent, args.max_hours)
-
+    estimate = _estimate(run_estimate(args.couples, args.days, args.engine), out.parent, args.max_hours)
+    _say(estimate)
     with claim(out.parent, (out.name, outcomes_path.name, manifest_path.name)):
         population = make_population(None if args.population else args.preset, args.couples, args.seed,
                                      drawn=args.population, overrides=overrides,
@@ -316,11 +352,13 @@ def command_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
     workers = _executor_checks(args)
     spec = design.spec
-    _estimate(sweep_estimate(design.n_cells, spec.replicates, spec.days, design.chunk_cells, spec.record.series_every,
-                             spec.record.sampled_couples, 1 if args.dask and args.dask != "local" else workers),
-              out, args.max_hours)
+    estimate = _estimate(sweep_estimate(design.n_cells, spec.replicates, spec.days, design.chunk_cells,
+                                        spec.record.series_every, spec.record.sampled_couples,
+                                        1 if args.dask and args.dask != "local" else workers),
+                         out, args.max_hours)
     try:
         check_output_folder(design, out, args.force)
+        _say(estimate)
         print(f"{spec.name}: {design.n_cells:,} cells x {spec.replicates} couples = {design.n_runs:,} "
               f"runs of {spec.days} days -> {out}", file=sys.stderr)
         with _claim(out):
@@ -390,12 +428,13 @@ def command_study(args: argparse.Namespace) -> int:
     except StudyError as exc:
         raise UsageError(str(exc)) from None
     workers = _executor_checks(args)
-    _estimate(study_estimate(study.couples, study.wave_days[1], args.samples, args.sizes or [study.couples],
-                             workers), out, args.max_hours)
+    estimate = _estimate(study_estimate(study.couples, study.wave_days[1], args.samples,
+                                        args.sizes or [study.couples], workers), out, args.max_hours)
     try:
         check_replaceable(out, "study", design.fingerprint(), args.force)
     except SweepError as exc:
         raise UsageError(str(exc)) from None
+    _say(estimate)
     with _claim(out):
         try:
             done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
@@ -434,12 +473,13 @@ def command_sensitivity(args: argparse.Namespace) -> int:
     except SensitivityError as exc:
         raise UsageError(str(exc)) from None
     workers = _executor_checks(args)
-    _estimate(sensitivity_estimate(point_count(design, args.method), spec.replicates, spec.days, workers), out,
-              args.max_hours)
+    estimate = _estimate(sensitivity_estimate(point_count(design, args.method), spec.replicates, spec.days,
+                                              workers), out, args.max_hours)
     try:
         check_replaceable(out, "sensitivity", design.fingerprint(), args.force)
     except SweepError as exc:
         raise UsageError(str(exc)) from None
+    _say(estimate)
     with _claim(out):
         try:
             done = run(design, out, args.method, outcomes=args.outcomes or None, workers=args.workers,
@@ -512,7 +552,7 @@ def command_demo(args: argparse.Namespace) -> int:
     out = _output_file(Path(args.out), (".html", ".htm"))
     _check_pairing(args.preset)
     overrides = _overrides(args.overrides)
-    _estimate(demo_estimate(args.days), out.parent, LIMITS.max_hours)
+    _say(_estimate(demo_estimate(args.days), out.parent, LIMITS.max_hours))
     from sim.classroom import write_demo
     from sim.model import CoupleModel
     with claim(out.parent, (out.name,)):
@@ -587,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     expected = _expected_errors()
     try:
         with stop_on_signals():
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            args = parser.parse_args(_values_joined(parser, sys.argv[1:] if argv is None else list(argv)))
             handler = {"run": command_run, "sweep": command_sweep, "report": command_report,
                        "study": command_study, "sensitivity": command_sensitivity, "app": command_app,
                        "demo": command_demo, "params": command_params,

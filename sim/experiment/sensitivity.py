@@ -109,6 +109,12 @@ def evaluate_points(design: Design, names: list[str], points: np.ndarray, first:
     return out.groupby("point")[list(numeric)].mean().reset_index()
 
 
+def _index(values, i: int) -> float:
+    """One parameter's index as a float; SALib masks an index it cannot compute (e.g. a parameter whose
+    trajectories never moved it), and that is a missing value, not an error."""
+    return float(np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)[i])
+
+
 def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None = None,
         workers: int | None = None, dask: str | None = None, progress_stream=None) -> dict[str, Any]:
     """Sample, run, analyse; writes indices, samples, a report and the manifest into ``out``."""
@@ -144,15 +150,13 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
         if method == "morris":
             indices = morris_analyze.analyze(prob, points, y, num_levels=4, seed=spec.seed)
             for i, name in enumerate(prob["names"]):
-                rows.append({"outcome": outcome, "parameter": name, "mu_star": indices["mu_star"][i],
-                             "mu_star_conf": indices["mu_star_conf"][i], "sigma": indices["sigma"][i],
-                             "mu": indices["mu"][i]})
+                rows.append({"outcome": outcome, "parameter": name,
+                             **{k: _index(indices[k], i) for k in ("mu_star", "mu_star_conf", "sigma", "mu")}})
         else:
             indices = sobol_analyze.analyze(prob, y, calc_second_order=False, seed=spec.seed)
             for i, name in enumerate(prob["names"]):
-                rows.append({"outcome": outcome, "parameter": name, "S1": indices["S1"][i],
-                             "S1_conf": indices["S1_conf"][i], "ST": indices["ST"][i],
-                             "ST_conf": indices["ST_conf"][i]})
+                rows.append({"outcome": outcome, "parameter": name,
+                             **{k: _index(indices[k], i) for k in ("S1", "S1_conf", "ST", "ST_conf")}})
     table = pd.DataFrame(rows)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

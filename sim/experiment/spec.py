@@ -322,7 +322,10 @@ class Spec(Strict):
                 if not isinstance(levels, list) or not levels:
                     raise ValueError("factor pairing expects a list of pairings")
                 for item in levels:
-                    PopulationSpec._known_pairing(item)
+                    try:
+                        PopulationSpec._known_pairing(item)
+                    except ValueError as exc:
+                        raise ValueError(f"factor pairing: {exc}") from None
                 continue
             _check_name(key)
             items = levels.values() if isinstance(levels, Range) else levels

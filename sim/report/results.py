@@ -59,6 +59,10 @@ def load(folder: str | Path) -> Results:
     if (folder / "chunks").exists():
         raise ResultsError(f"{folder}: a partial sweep (chunks/ is still there); run the same `cycles sweep` "
                            "command again to finish it")
+    command = _written_by(folder)
+    if command not in (None, "sweep"):
+        raise ResultsError(f"{folder}: results of `cycles {command}`, which writes its own report; "
+                           "expected a folder written by `cycles sweep`")
     missing = [name for name in RESULT_FILES if not (folder / name).exists()]
     if missing:
         raise ResultsError(f"{folder}: not a complete results folder; missing {', '.join(missing)} "
@@ -95,6 +99,16 @@ def load(folder: str | Path) -> Results:
     if absent:
         raise ResultsError(f"{folder}/cells.parquet: columns missing: {', '.join(absent)}; run the sweep again")
     return Results(folder, manifest, cells)
+
+
+def _written_by(folder: Path) -> str | None:
+    """The command a readable manifest names (None when there is none, or it cannot be read: load says why)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    command = manifest.get("command") if isinstance(manifest, dict) else None
+    return command if isinstance(command, str) else None
 
 
 def _one_line(exc: BaseException) -> str:

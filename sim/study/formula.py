@@ -234,6 +234,12 @@ def parse(formula: str, columns: Iterable[str] | None = None) -> Formula:
     """Parse a formula; with ``columns``, every name must be one of them. Raises FormulaError."""
     if not isinstance(formula, str):
         raise FormulaError(f"formula {formula!r} is not allowed; expected text such as 'outcome ~ predictors'")
+    if columns is not None:
+        parse(formula)              # the syntax first: a broken formula is reported as that, not as a column
+    opened, closed = formula.count("("), formula.count(")")
+    if opened != closed:
+        raise FormulaError(f"formula {_shown(formula)}: unbalanced parentheses ({opened} '(' and {closed} ')'); "
+                           "expected each '(' closed by one ')'")
     parser = _Parser(formula, columns)
     parser.parse()
     text = re.sub(r"\( | \)", lambda m: m.group(0).strip(), " ".join(token[1] for token in parser.tokens))
