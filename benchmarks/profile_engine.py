@@ -44,9 +44,10 @@ def _stages() -> dict:
 
 
 def _compiled_parts() -> dict:
+    from sim.compiled import EQUATIONS, PartnerParams
     from sim.dynamics import PartnerState
     from sim.engine import initial_array, simulate
-    from sim.kernel import EQUATIONS, PartnerParams, pack
+    from sim.kernel import pack
     from sim.outcomes import CycleTracker, DailyAggregates, accumulate_couple, aggregate_couple
     from sim.population import make_population
     from sim.randomness import NORMALS_PER_DAY, couple_day_normals

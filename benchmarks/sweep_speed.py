@@ -81,7 +81,8 @@ def run_mesa_slice(workers: int, total_runs: int) -> dict:
     seconds = time.perf_counter() - started
     runs = len(cells) * couples
     per_run = seconds / runs
-    return {"slice_runs": runs, "batch_run_result_rows": len(results), "slice_seconds": round(seconds, 2), "seconds_per_couple_run": round(per_run, 3),
+    return {"slice_runs": runs, "batch_run_result_rows": len(results), "slice_seconds": round(seconds, 2),
+            "seconds_per_couple_run": round(per_run, 3),
             "extrapolated_seconds_for_main_job": round(per_run * total_runs / workers),
             "extrapolated_hours_for_main_job": round(per_run * total_runs / workers / 3600, 2)}
 

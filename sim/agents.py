@@ -29,9 +29,9 @@ class PartnerAgent(mesa.Agent):
         received_response: the daily state (see sim.dynamics.PartnerState).
     """
 
-    model: "CoupleModel"
+    model: CoupleModel
 
-    def __init__(self, model: "CoupleModel", couple_id: int, role: str, style: str, params: SimpleNamespace):
+    def __init__(self, model: CoupleModel, couple_id: int, role: str, style: str, params: SimpleNamespace):
         super().__init__(model)
         self.couple_id = couple_id
         self.role = role
@@ -57,7 +57,7 @@ class PartnerAgent(mesa.Agent):
         return PartnerState(*(getattr(self, name) for name in STATE_FIELDS))
 
     def _set_state(self, state: PartnerState) -> None:
-        for name, value in zip(STATE_FIELDS, state):
+        for name, value in zip(STATE_FIELDS, state, strict=True):
             setattr(self, name, float(value))
 
     def start(self) -> None:

@@ -1,8 +1,9 @@
 """The classroom app: watch a couple's cycle unfold in Mesa's SolaraViz, and change it live.
 
 Run with ``cycles app`` (or ``solara run sim.app``). The sliders' ranges come
-from the parameter declarations; the views are built by :mod:`sim.classroom`,
-which ``cycles demo`` also uses for its standalone animated page.
+from the parameter declarations; the model (ClassroomModel) and the views are
+built by :mod:`sim.classroom`, which ``cycles demo`` also uses for its
+standalone animated page. This module is only the SolaraViz page.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from sim import params as P
+from sim.classroom import (
+    DEFAULT_PAIRING,
+    PARTNER_SLIDERS,
+    ClassroomModel,
+    behaviour_figure,
+    couple_space_figure,
+    distress_figure,
+    live_regime,
+    narrative,
+)
 from sim.interventions import RECIPES
-from sim.classroom import behaviour_figure, couple_space_figure, distress_figure, live_regime, narrative
-from sim.model import CoupleModel
 from sim.population import PRESETS, STYLE_SUPPORT, STYLE_TRAITS
-
-PARTNER_SLIDERS = ("anxiety", "avoidance", "responsiveness", "goal_support")
-DEFAULT_PAIRING = "anxious-avoidant"
 
 
 def _preset_value(pairing: str, role: str, name: str) -> float:
@@ -26,37 +32,6 @@ def _preset_value(pairing: str, role: str, name: str) -> float:
     if name in ("anxiety", "avoidance"):
         return STYLE_TRAITS[style][("anxiety", "avoidance").index(name)]
     return STYLE_SUPPORT[style][("responsiveness", "goal_support").index(name)]
-
-
-class ClassroomModel(CoupleModel):
-    """One couple whose partners' traits and support come straight from the app's sliders.
-
-    Args:
-        pairing: the preset that names the partners' styles.
-        seed: root seed.
-        a_anxiety, a_avoidance, a_responsiveness, a_goal_support,
-        b_anxiety, b_avoidance, b_responsiveness, b_goal_support: the two
-            partners' values (defaults: the anxious-avoidant preset).
-        intervention: "none" or a recipe (sim.interventions.RECIPES), begun on
-            ``intervention_day``.
-    """
-
-    def __init__(self, pairing: str = DEFAULT_PAIRING, seed: int = 0,
-                 a_anxiety: float = 5.0, a_avoidance: float = 2.5, a_responsiveness: float = 0.5,
-                 a_goal_support: float = 0.4, b_anxiety: float = 2.5, b_avoidance: float = 5.0,
-                 b_responsiveness: float = 0.3, b_goal_support: float = 0.6, intervention: str = "none",
-                 intervention_day: int = 120):
-        values = {"a": (a_anxiety, a_avoidance, a_responsiveness, a_goal_support),
-                  "b": (b_anxiety, b_avoidance, b_responsiveness, b_goal_support)}
-        overrides = [f"{role}.{name}={value}" for role, row in values.items()
-                     for name, value in zip(PARTNER_SLIDERS, row)] + [f"intervention_day={int(intervention_day)}"]
-        super().__init__(pairing, n_couples=1, seed=int(seed), overrides=overrides, days=365,
-                         intervention=intervention)
-
-    def inject_conflict(self) -> None:
-        """A conflict shock tomorrow (the next step), as if the couple had a fight."""
-        self.population.couple["shock_day"][:] = self.day + 1
-        self.tracker.shock_day[:] = self.day + 1
 
 
 def _slider(role: str, name: str) -> dict:
@@ -88,12 +63,14 @@ def CoupleSpace(model: ClassroomModel):
 
 @solara.component
 def Behaviour(model: ClassroomModel):
+    """Both partners' pursuit and withdrawal so far, titled with the cycle's current state."""
     update_counter.get()
     solara.FigurePlotly(behaviour_figure(model.daily_table(), live_regime(model)))
 
 
 @solara.component
 def DistressAndAnxiety(model: ClassroomModel):
+    """Both partners' daily distress and their slowly moving attachment anxiety so far."""
     update_counter.get()
     solara.FigurePlotly(distress_figure(model.daily_table()))
 

@@ -34,6 +34,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.schema import HISTOGRAM_BINS, SERIES_VARIABLES, STATISTICS
+
 BASE_PROCESS_BYTES = 300e6
 BATCH_COUPLE_DAYS_PER_SECOND = 6.5e6         # per core
 SWEEP_COUPLE_DAYS_PER_SECOND = 2.1e6         # per worker, tables included
@@ -46,9 +48,6 @@ RUN_ROW_BYTES_DISK = 120.0
 SERIES_ROW_BYTES_MEMORY = 40.0
 SERIES_ROW_BYTES_DISK = 16.0
 CELL_BYTES = 1_000.0                          # one design cell: its dict, its row of cells.parquet
-HISTOGRAM_BINS = 100                          # sim.outcomes.BINS (not imported: this module stays light)
-AGGREGATED_VARIABLES = 5                      # sim.outcomes.AGGREGATED
-STATISTICS = 4                                # sim.schema.STATISTICS
 COHORT_FIT_SECONDS = 0.5                      # one mixed model of a few hundred couples, with margin
 MEMORY_SHARE = 0.8                            # of what the machine has free: leave room for everything else
 
@@ -90,6 +89,7 @@ class Estimate:
     cause: str                # the sizes that drive the cost, for refusals: e.g. "replicates x days"
 
     def line(self) -> str:
+        """The estimate as the one line a command prints before it starts."""
         return (f"estimate: {self.what}, {_count(self.couple_days)} couple-days, peak memory "
                 f"{_bytes(self.memory_bytes)}, disk {_bytes(self.disk_bytes)}, about {_duration(self.seconds)}")
 
@@ -148,6 +148,7 @@ def free_disk(path: str | os.PathLike) -> float:
 
 
 def cores() -> int:
+    """CPU cores this process may use (its CPU affinity where the platform reports one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
@@ -178,9 +179,9 @@ def sweep_estimate(cells: int, replicates: int, days: int, chunk_cells: int, ser
     runs = float(cells) * replicates
     couple_days = runs * days
     kept_days = days // series_every + 2
-    series_rows_per_cell = kept_days * 2 * (STATISTICS + min(sampled_couples, replicates))
+    series_rows_per_cell = kept_days * 2 * (len(STATISTICS) + min(sampled_couples, replicates))
     chunk_couples = min(cells, chunk_cells) * replicates
-    histograms = (days + 1) * min(cells, chunk_cells) * 2 * AGGREGATED_VARIABLES * (HISTOGRAM_BINS * 4 + 8)
+    histograms = (days + 1) * min(cells, chunk_cells) * 2 * len(SERIES_VARIABLES) * (HISTOGRAM_BINS * 4 + 8)
     task = (BASE_PROCESS_BYTES + histograms + chunk_couples * (RUN_ROW_BYTES_MEMORY + 400)
             + min(cells, chunk_cells) * series_rows_per_cell * SERIES_ROW_BYTES_MEMORY * 3)
     merge = BASE_PROCESS_BYTES + cells * CELL_BYTES + 3 * runs * RUN_ROW_BYTES_MEMORY

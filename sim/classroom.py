@@ -1,6 +1,7 @@
 """The classroom views of one couple, shared by the live app (sim.app) and ``cycles demo``.
 
-Plain Plotly figures and text built from a CoupleModel's daily table; no Solara here.
+Plain Plotly figures and text built from a CoupleModel's daily table, and the app's model
+(:class:`ClassroomModel`, one couple set from the sliders); no Solara here.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sim.outcomes import Acc
+from sim.model import CoupleModel
+from sim.schema import ROLE_COLOURS
 
-ROLE_COLOURS = {"a": "#c0392b", "b": "#2471a3"}
 ACTIVE = 0.3          # pursuit or withdrawal above this is described as pursuing or withdrawing
 
 
 def partner_names(styles) -> dict[str, str]:
-    return {role: f"{role.upper()} ({style})" if style else role.upper() for role, style in zip("ab", styles)}
+    """Display names of partners a and b, with each one's attachment style when it has one."""
+    return {role: f"{role.upper()} ({style})" if style else role.upper()
+            for role, style in zip("ab", styles, strict=True)}
 
 
 def distance(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):
@@ -28,27 +31,12 @@ def distance(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):
 
 
 def live_regime(model) -> str:
-    """The cycle's state right now, from the outcome tracker's weekly and eight-week intensity.
-
-    secure-stable (never active), escalating or cycling (weekly intensity at least high_intensity,
-    above or below its eight-week average), settled (weekly below quiet_intensity), settling (falling),
-    simmering (low but not falling), dissolved.
-    """
-    acc = model.tracker.acc[0]
-    thresholds = model.population.classification
-    weekly, slow, peak = acc[Acc.WEEKLY], acc[Acc.SLOW], acc[Acc.PEAK]
-    if not model.together[0]:
-        return "dissolved"
-    if peak < thresholds["quiet_intensity"]:
-        return "secure-stable"
-    if weekly >= thresholds["high_intensity"]:
-        return "escalating" if weekly >= slow - thresholds["swing_margin"] else "cycling"
-    if weekly < thresholds["quiet_intensity"]:
-        return "settled"
-    return "settling" if weekly < slow else "simmering"
+    """The cycle's state right now, as the outcome tracker sees it (sim.outcomes.CycleTracker.regime_now)."""
+    return str(model.tracker.regime_now(model.together)[0])
 
 
 def couple_space_figure(model) -> go.Figure:
+    """The couple today as two markers: their gap follows pursuit and withdrawal, their colour distress."""
     a, b = model.couples[0]
     names = partner_names((a.style, b.style))
     gap = float(distance(a.pursuit, a.withdrawal, b.pursuit, b.withdrawal))
@@ -67,6 +55,7 @@ def couple_space_figure(model) -> go.Figure:
 
 
 def behaviour_figure(table: pd.DataFrame, regime: str) -> go.Figure:
+    """Both partners' daily pursuit and withdrawal, titled with the cycle's current state (``regime``)."""
     fig = go.Figure()
     for role in "ab":
         rows = table[table.role == role]
@@ -82,6 +71,7 @@ def behaviour_figure(table: pd.DataFrame, regime: str) -> go.Figure:
 
 
 def distress_figure(table: pd.DataFrame) -> go.Figure:
+    """Both partners' daily distress (left axis) and attachment anxiety on the ECR-R scale (right axis)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     for role in "ab":
         rows = table[table.role == role]
@@ -156,7 +146,7 @@ def demo_figure(model, days: int, step: int = 3) -> go.Figure:
         return out
 
     rows_cols = [(1, 1)] + [(1, 2)] * 4 + [(2, 1)] * 2
-    for trace, (row, col) in zip(traces(0), rows_cols):
+    for trace, (row, col) in zip(traces(0), rows_cols, strict=True):
         fig.add_trace(trace, row=row, col=col)
     fig.frames = [go.Frame(data=traces(k), name=str(shown_states[k][0]), traces=list(range(7)),
                            layout=dict(annotations=[dict(text=shown_states[k][2], x=0.5, y=-0.3, xref="paper",
@@ -190,3 +180,39 @@ def write_demo(model, days: int, out: Path) -> Path:
     with atomic_output(out) as tmp:
         fig.write_html(str(tmp), include_plotlyjs=True, full_html=True, auto_play=False)
     return out
+
+
+PARTNER_SLIDERS = ("anxiety", "avoidance", "responsiveness", "goal_support")
+DEFAULT_PAIRING = "anxious-avoidant"
+
+
+class ClassroomModel(CoupleModel):
+    """One couple whose partners' traits and support come straight from the app's sliders.
+
+    Args:
+        pairing: the preset that names the partners' styles.
+        seed: root seed.
+        a_anxiety, a_avoidance, a_responsiveness, a_goal_support,
+        b_anxiety, b_avoidance, b_responsiveness, b_goal_support: the two
+            partners' values (defaults: the anxious-avoidant preset).
+        intervention: "none" or a recipe (sim.interventions.RECIPES), begun on
+            ``intervention_day``.
+    """
+
+    def __init__(self, pairing: str = DEFAULT_PAIRING, seed: int = 0,
+                 a_anxiety: float = 5.0, a_avoidance: float = 2.5, a_responsiveness: float = 0.5,
+                 a_goal_support: float = 0.4, b_anxiety: float = 2.5, b_avoidance: float = 5.0,
+                 b_responsiveness: float = 0.3, b_goal_support: float = 0.6, intervention: str = "none",
+                 intervention_day: int = 120):
+        values = {"a": (a_anxiety, a_avoidance, a_responsiveness, a_goal_support),
+                  "b": (b_anxiety, b_avoidance, b_responsiveness, b_goal_support)}
+        overrides = [f"{role}.{name}={value}" for role, row in values.items()
+                     for name, value in zip(PARTNER_SLIDERS, row, strict=True)]
+        overrides += [f"intervention_day={int(intervention_day)}"]
+        super().__init__(pairing, n_couples=1, seed=int(seed), overrides=overrides, days=365,
+                         intervention=intervention)
+
+    def inject_conflict(self) -> None:
+        """A conflict shock tomorrow (the next step), as if the couple had a fight."""
+        self.population.couple["shock_day"][:] = self.day + 1
+        self.tracker.shock_day[:] = self.day + 1

@@ -335,11 +335,8 @@ def _claim(out: Path):
 
 def _executor_checks(args: argparse.Namespace) -> int:
     """The --dask address answers (checked before any folder is made); returns the workers the estimate uses."""
-    from sim.experiment.runner import SweepError, available_cores, check_dask
-    try:
-        check_dask(args.dask)
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
+    from sim.experiment.execution import available_cores, check_dask
+    check_dask(args.dask)
     return args.workers or available_cores()
 
 
@@ -457,7 +454,8 @@ def command_sensitivity(args: argparse.Namespace) -> int:
     """``cycles sensitivity``: Morris screening or Sobol indices over the spec's uncertain parameters."""
     from sim.budget import sensitivity_estimate
     from sim.experiment.runner import SweepError, check_replaceable
-    from sim.experiment.sensitivity import SensitivityError, check_outcomes, point_count, run
+    from sim.experiment.sensitivity import SensitivityError, point_count, run
+    from sim.experiment.spec import check_outcomes
     design, out = _spec_and_folder(args)
     spec = design.spec
     if spec.days is None or spec.replicates is None:
@@ -468,10 +466,7 @@ def command_sensitivity(args: argparse.Namespace) -> int:
     if design.factor_names or spec.population.pairings:
         raise UsageError(f"{args.spec}: a sensitivity analysis varies the uncertain parameters itself; "
                          "remove [factors], [sampling] and population.pairings")
-    try:
-        check_outcomes(args.outcomes)
-    except SensitivityError as exc:
-        raise UsageError(str(exc)) from None
+    check_outcomes(args.outcomes)
     workers = _executor_checks(args)
     estimate = _estimate(sensitivity_estimate(point_count(design, args.method), spec.replicates, spec.days,
                                               workers), out, args.max_hours)
@@ -490,59 +485,17 @@ def command_sensitivity(args: argparse.Namespace) -> int:
     tops = []
     for outcome, part in done["table"].groupby("outcome", sort=False):
         best = part.sort_values(key, ascending=False).head(3)
-        tops.append(f"{outcome}: " + ", ".join(f"{p} {v:.2f}" for p, v in zip(best["parameter"], best[key])))
+        tops.append(f"{outcome}: " + ", ".join(f"{p} {v:.2f}"
+                                               for p, v in zip(best["parameter"], best[key], strict=True)))
     print(f"{spec.name}: {args.method}, {done['points']:,} points in {done['seconds']:.1f}s; top {key}: "
           + "; ".join(tops) + f" -> {out}")
     return 0
 
 
 def command_app(args: argparse.Namespace) -> int:
-    """``cycles app``: start the SolaraViz app and say where it is."""
-    import importlib.util
-    import socket
-    import subprocess
-    missing = [m for m in ("solara", "solara_assets", "matplotlib", "altair") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise UsageError(f"the app needs the app extra ({', '.join(missing)} missing): pip install -e '.[app]'")
-    try:
-        socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, ValueError):
-        raise UsageError(f"--host: value {args.host[:80]!r} is not allowed; expected an address of this computer "
-                         "such as 127.0.0.1, localhost or 0.0.0.0") from None
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"cycles: note: listening on {args.host} makes the app reachable from other computers",
-              file=sys.stderr)
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host, args.port)) == 0:
-            raise UsageError(f"--port: port {args.port} is already in use; expected a free port")
-    from sim.processes import die_with_parent
-    # The server gets SIGTERM from the kernel if this command dies without its finally block (kill -9).
-    server = subprocess.Popen([sys.executable, "-m", "solara", "run", "sim.app", "--host", args.host,
-                               "--port", str(args.port), "--production", "--no-open"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              preexec_fn=die_with_parent)
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if server.poll() is not None:
-                raise UsageError(f"the app server stopped: {server.stderr.read().strip().splitlines()[-1:]}")
-            with socket.socket() as probe:
-                if probe.connect_ex((url.split("//")[1].split(":")[0], args.port)) == 0:
-                    break
-            time.sleep(0.2)
-        print(f"The classroom app is ready at {url} (Ctrl-C to stop)", flush=True)
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-    return 0
+    """``cycles app``: start the SolaraViz app and say where it is (sim.app_server supervises it)."""
+    from sim.app_server import serve_app
+    return serve_app(args.host, args.port)
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -588,9 +541,12 @@ def command_params(args: argparse.Namespace) -> int:
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Every kind of error that means bad input or a refused job (exit 2), never a bug."""
+    from sim.app_server import AppError
+    from sim.experiment.execution import ExecutorError
     from sim.experiment.spec import SpecError
     from sim.study.formula import FormulaError
-    return (UsageError, P.ParameterError, InterventionError, BudgetError, OutputBusy, SpecError, FormulaError)
+    return (UsageError, P.ParameterError, InterventionError, BudgetError, OutputBusy, SpecError, FormulaError,
+            AppError, ExecutorError)
 
 
 def _one_line(message: str) -> str:

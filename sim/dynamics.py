@@ -247,7 +247,10 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
         own: this partner's state on day t-1.
         partner: the other partner's state on day t-1.
         p: this partner's parameters (attribute access; floats or arrays).
-        partner_responsiveness, partner_goal_support: the support the partner gives.
+        partner_responsiveness: the support for dependence the partner gives
+            (safe haven).
+        partner_goal_support: the support for independence the partner gives
+            (secure base).
         z: the day's standard normals (sim.randomness.daily_normals), last axis
             stressor, perceived responsiveness, perceived goal support.
         shock: conflict-shock drive today (0 on other days).

@@ -11,9 +11,9 @@ and anxiety for each role and group of couples) for everyone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,8 @@ import pandas as pd
 from sim import interventions, kernel
 from sim.dynamics import STATE_FIELDS, cycle_intensity, initial_state
 from sim.outcomes import CycleTracker, DailyAggregates
-from sim.population import ROLES, Population
+from sim.population import Population
+from sim.selectors import ROLES
 from sim.tables import DAILY_COLUMNS, agent_id
 
 BLOCK = 4096   # couples per compiled call: progress is reported between blocks

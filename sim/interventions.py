@@ -6,22 +6,9 @@ partner parameter for one partner or both, or inject a conflict event. A
 *plan* is a list of changes with a name; a *recipe* is a named plan taken from
 the seeds (theory.md s.4), started on the couple's ``intervention_day``.
 
-Text form, used by ``cycles run --intervene`` and by experiment specs::
-
-    [WHO.]NAME=VALUE     set a declared partner parameter
-    [WHO.]NAME*=FACTOR   scale it
-    [WHO.]NAME+=AMOUNT   shift it (AMOUNT may be negative)
-    [WHO.]conflict=SIZE  a conflict event: SIZE is added to the distress drive
-    RECIPE               a named recipe (see RECIPES)
-
-followed by any of ``from=D`` (first day; default the couple's
-``intervention_day``), ``until=E`` (last day), ``for=N`` (days from the
-first), ``every=K`` (only every K-th day from the first), ``ramp=R`` (phase in
-linearly over R days) and ``after=N`` (begin N days after the start). WHO is
-``a``, ``b``, a style (secure, anxious, avoidant, fearful), ``more-anxious``
-or ``more-avoidant`` (the partner with the higher starting score; both if
-tied); without WHO, both partners. A conflict happens once unless ``every``,
-``until`` or ``for`` is given.
+The text form of a change, used by ``cycles run --intervene`` and by
+experiment specs, is :data:`CHANGE_SYNTAX` below (``cycles interventions``
+prints it).
 
 The schedule is resolved, per couple, into rows of numbers
 (:class:`Rule`), and one pure function, :func:`scheduled_parameters`, turns
@@ -35,21 +22,20 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from sim import params as P
+from sim.selectors import INTERVENTION_SELECTORS, who_mask
 
 # The order of partner parameters in a row: schedules index it, and the batch kernel packs rows in it.
 PARTNER_PARAMETERS: tuple[str, ...] = tuple(P.names("partner"))
 CONFLICT = "conflict"
 OPERATIONS = {"=": "set", "*=": "scale", "+=": "add"}
 OPTIONS = ("from", "until", "for", "every", "ramp", "after")
-RELATIVE_SELECTORS = ("more-anxious", "more-avoidant")
-SELECTORS = ("a", "b", "secure", "anxious", "avoidant", "fearful") + RELATIVE_SELECTORS
 NEVER = 1e12          # the last day of a change that runs to the end
 
 
@@ -340,8 +326,8 @@ def parse(text: str) -> tuple[Change, ...]:
         raise _fail(text, "change", head, "[WHO.]NAME=VALUE, NAME*=FACTOR, NAME+=AMOUNT, [WHO.]conflict=SIZE "
                     "or a recipe among " + ", ".join(RECIPES) + hint)
     who, name, op_text, raw = match.group("who", "name", "op", "value")
-    if who is not None and who not in SELECTORS:
-        raise _fail(text, "who", who, "one of " + ", ".join(SELECTORS))
+    if who is not None and who not in INTERVENTION_SELECTORS:
+        raise _fail(text, "who", who, "one of " + ", ".join(INTERVENTION_SELECTORS))
     try:
         value = float(raw)
     except ValueError:
@@ -401,15 +387,6 @@ def plan(given: str | Sequence[str] | Plan | None, custom: Mapping[str, Sequence
     return Plan(name, tuple(c for t in texts for c in parse(t)))
 
 
-def who_mask(who: str | None, styles: np.ndarray, anxiety: np.ndarray, avoidance: np.ndarray) -> np.ndarray:
-    """Which partners (couples, 2) a WHO picks; the relative selectors compare starting scores."""
-    from sim.population import selector_mask
-    if who in RELATIVE_SELECTORS:
-        score = anxiety if who == "more-anxious" else avoidance
-        return np.stack([score[:, 0] >= score[:, 1], score[:, 1] >= score[:, 0]], axis=1)
-    return selector_mask(who, styles)
-
-
 def schedule(changes: Sequence[Change], intervention_day: np.ndarray, styles: np.ndarray, anxiety: np.ndarray,
              avoidance: np.ndarray) -> np.ndarray:
     """The rows (couples, changes, RULE_COLUMNS) that :func:`scheduled_parameters` reads."""
@@ -466,8 +443,26 @@ def markdown_recipes() -> str:
     return rows
 
 
+CHANGE_SYNTAX = """\
+    [WHO.]NAME=VALUE     set a declared partner parameter
+    [WHO.]NAME*=FACTOR   scale it
+    [WHO.]NAME+=AMOUNT   shift it (AMOUNT may be negative)
+    [WHO.]conflict=SIZE  a conflict event: SIZE is added to the distress drive
+    RECIPE               a named recipe (see RECIPES)
+
+followed by any of 'from=D' (first day; default the couple's
+'intervention_day'), 'until=E' (last day), 'for=N' (days from the
+first), 'every=K' (only every K-th day from the first), 'ramp=R' (phase in
+linearly over R days) and 'after=N' (begin N days after the start). WHO is
+'a', 'b', a style (secure, anxious, avoidant, fearful), 'more-anxious'
+or 'more-avoidant' (the partner with the higher starting score; both if
+tied); without WHO, both partners. A conflict happens once unless 'every',
+'until' or 'for' is given."""
+"""The text form of one change (the one statement of it: the module docstring and syntax_help refer here)."""
+
+
 def syntax_help() -> str:
-    """Plain-text help: the recipes with their changes, then the syntax of a change."""
+    """Plain-text help: the recipes with their changes, then the syntax of a change (:data:`CHANGE_SYNTAX`)."""
     lines = ["Recipes (begin on the couple's intervention_day, default "
              f"{P.PARAMETERS['intervention_day'].default}, or at 'RECIPE from=DAY'; 'until=DAY' stops them):", ""]
     for r in RECIPES.values():
@@ -475,6 +470,5 @@ def syntax_help() -> str:
         lines.extend(f"      {c.text()}" for c in r.changes)
         lines.append(f"    {r.summary}")
         lines.append("")
-    lines.append(__doc__.split("Text form, used by ``cycles run --intervene`` and by experiment specs::")[1]
-                 .split("The schedule is resolved")[0].replace("``", "'").rstrip())
+    lines.extend(["", "", CHANGE_SYNTAX])
     return "\n".join(lines)

@@ -19,7 +19,7 @@ import numba
 
 _PACKAGE = Path(__file__).resolve().parent
 _COMPILED_SOURCES = ("dynamics.py", "randomness.py", "outcomes.py", "kernel.py", "params.py", "jit.py",
-                     "interventions.py")
+                     "interventions.py", "compiled.py", "schema.py")
 
 
 def fingerprint() -> str:

@@ -1,26 +1,19 @@
-"""A compiled day-step for the batch engine, built from sim.dynamics itself.
+"""The batch engine's loop over couples and days, compiled, around the equations of sim.dynamics.
 
-numba compiles the very functions of ``sim/dynamics.py``: each is cloned with
-its globals rebound to the compiled versions of its neighbours, so the
-compiled ``partner_day`` calls compiled ``appraised_threat`` and so on. There
-is no second copy of any equation.
-
-The loop over couples and days is generated from ``STATE_FIELDS`` and the
-parameter declarations (:func:`generated_source`) and written, at first use,
-into the compiled-code cache folder (``sim.jit``), which is keyed by a hash of
-this file; it is a real module there so that numba can cache its machine code
-between processes.
+The equations come compiled from sim.compiled (no second copy of any
+equation). The loop over couples and days is generated from ``STATE_FIELDS``
+and the parameter declarations (:func:`generated_source`) and written, at
+first use, into the compiled-code cache folder (``sim.jit``), which is keyed
+by a hash of the compiled sources; it is a real module there so that numba
+can cache its machine code between processes.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import os
 import sys
 import tempfile
-import types
-from collections import namedtuple
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,33 +21,12 @@ import numba
 import numpy as np
 import pandas as pd
 
-from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
-
-from sim import dynamics, interventions
+from sim import interventions
 from sim.dynamics import STATE_FIELDS
 from sim.interventions import PARTNER_PARAMETERS, partner_rows
 
-PartnerParams = namedtuple("PartnerParams", PARTNER_PARAMETERS)
 RESPONSIVENESS = PARTNER_PARAMETERS.index("responsiveness")
 GOAL_SUPPORT = PARTNER_PARAMETERS.index("goal_support")
-
-
-def _compiled_equations() -> dict:
-    """Every public function of sim.dynamics, compiled, calling each other compiled."""
-    namespace = dict(vars(dynamics))
-    compiled = {}
-    for name, fn in inspect.getmembers(dynamics, inspect.isfunction):
-        if fn.__module__ != dynamics.__name__:
-            continue
-        clone = types.FunctionType(fn.__code__, namespace, name, fn.__defaults__, fn.__closure__)
-        compiled[name] = numba.njit(cache=True, error_model="numpy", inline="always")(clone)
-    namespace.update(compiled)   # calls inside the clones now resolve to compiled functions
-    return compiled
-
-
-EQUATIONS = _compiled_equations()   # each compiled lazily, on its first call
-# sim.interventions.scheduled_parameters, compiled: a day's parameters under a schedule.
-SCHEDULED_PARAMETERS = numba.njit(cache=True, error_model="numpy")(interventions.scheduled_parameters)
 
 
 class PackedParameters(NamedTuple):
@@ -153,7 +125,7 @@ import numpy as np
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim.dynamics import PartnerState
-from sim.kernel import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
+from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.outcomes import Acc, accumulate_couple, aggregate_couple
 from sim.randomness import NORMALS_PER_DAY, couple_day_normals
 

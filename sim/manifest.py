@@ -40,10 +40,23 @@ def git_state() -> dict[str, Any]:
 
 def now() -> str:
     """Current UTC time, ISO 8601."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def build(**fields: Any) -> dict[str, Any]:
     """A manifest: the given fields plus versions, Python, platform and git state."""
     return {**fields, "versions": package_versions(), "python": sys.version.split()[0],
             "platform": platform.platform(), **git_state()}
+
+
+def of_design(design: Any, command: str, started: str, seconds: float, **fields: Any) -> dict[str, Any]:
+    """The manifest of a command run on a spec (sim.experiment.spec.Design).
+
+    What every such command records of its spec (as given and as resolved, root
+    seed, fingerprint) and of its run, plus ``fields``.
+    """
+    spec = design.spec
+    return build(command=command, name=spec.name, purpose=spec.purpose, spec_file=design.path,
+                 spec_as_given=design.source, spec_resolved=design.resolved(), root_seed=spec.seed,
+                 fingerprint=design.fingerprint(), **fields, started=started, finished=now(),
+                 seconds=round(seconds, 3))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from types import SimpleNamespace
-from typing import Iterable
 
 import mesa
 import numpy as np
@@ -14,8 +14,9 @@ from sim import interventions
 from sim.agents import PartnerAgent
 from sim.dynamics import STATE_FIELDS, cycle_intensity, dissolution_count
 from sim.outcomes import CycleTracker
-from sim.population import ROLES, Override, Population, make_population
+from sim.population import Override, Population, make_population
 from sim.randomness import daily_normals
+from sim.selectors import ROLES
 from sim.tables import DAILY_COLUMNS
 
 _AGENT_REPORTERS = {"couple_id": "couple_id", "role": "role", "style": "style",
@@ -127,7 +128,7 @@ class CoupleModel(mesa.Model):
         for c in self._planned:
             for agent in self.couples[c]:
                 agent.params = SimpleNamespace(**dict(zip(interventions.PARTNER_PARAMETERS,
-                                                          values[c, agent.role_index].tolist())))
+                                                          values[c, agent.role_index].tolist(), strict=True)))
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Every state variable as an array of shape (couples, 2)."""
@@ -157,7 +158,7 @@ class CoupleModel(mesa.Model):
         self.tracker.dissolve(self.day, ending)
         self.datacollector.collect(self)
 
-    def run(self, days: int | None = None) -> "CoupleModel":
+    def run(self, days: int | None = None) -> CoupleModel:
         """Step ``days`` days (default: the planned run length)."""
         for _ in range(self.days if days is None else days):
             self.step()

@@ -29,7 +29,7 @@ def style_table() -> str:
 def pairing_table() -> str:
     """P(style of partner b | style of partner a) under full assortative pairing."""
     rows = "| partner a \\ partner b | " + " | ".join(STYLES) + " |\n|---|" + "---|" * len(STYLES) + "\n"
-    for s, probs in zip(STYLES, PAIRING_MATRIX):
+    for s, probs in zip(STYLES, PAIRING_MATRIX, strict=True):
         rows += f"| {s} | " + " | ".join(f"{x:.2f}" for x in probs) + " |\n"
     return rows
 
@@ -43,7 +43,7 @@ def render(text: str) -> str:
         pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"docs/ODD.md has no block {name}")
-        text = pattern.sub(lambda m: m.group(1) + make() + m.group(2), text)
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + m.group(2), text)
     return text
 
 

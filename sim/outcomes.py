@@ -12,19 +12,23 @@ window days T-w+1..T, with ``w = min(90, ceil(T / 4))``.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any, Mapping
+from typing import Any
 
 import numba
 import numpy as np
 import pandas as pd
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
-
+from sim.compiled import EQUATIONS
 from sim.dynamics import STATE_FIELDS
-from sim.kernel import EQUATIONS
-from sim.schema import CLASSES  # noqa: F401  (the labels classify() gives)
+from sim.schema import (
+    CLASSES,  # noqa: F401  (the labels classify() gives)
+    HISTOGRAM_BINS,
+    SERIES_VARIABLES,
+    window_length,
+)
 
 _cycle_intensity = EQUATIONS["cycle_intensity"]   # sim.dynamics.cycle_intensity, compiled
 
@@ -66,11 +70,6 @@ class Acc(IntEnum):
     ANXIETY_1Y_B = 25
     AVOIDANCE_1Y_A = 26
     AVOIDANCE_1Y_B = 27
-
-
-def window_length(days: int) -> int:
-    """Length of the early and late windows for a run of ``days`` days."""
-    return max(1, min(90, math.ceil(days / 4)))
 
 
 _P = STATE_FIELDS.index("pursuit")
@@ -186,6 +185,22 @@ class CycleTracker:
         column = self.acc[:, Acc.DISSOLUTION_DAY]
         self.acc[:, Acc.DISSOLUTION_DAY] = np.where(dissolving & np.isnan(column), day, column)
 
+    def regime_now(self, together: np.ndarray) -> np.ndarray:
+        """Each couple's cycle state on the last day added, from its weekly and eight-week intensity.
+
+        secure-stable (never active), escalating or cycling (weekly intensity at least high_intensity,
+        above or below its eight-week average less swing_margin), settled (weekly below quiet_intensity),
+        settling (falling), simmering (low but not falling), dissolved (``together`` is False).
+        """
+        a, t = self.acc, self.thresholds
+        weekly, slow, peak = a[:, Acc.WEEKLY], a[:, Acc.SLOW], a[:, Acc.PEAK]
+        label = np.where(weekly < slow, "settling", "simmering")
+        label = np.where(weekly < t["quiet_intensity"], "settled", label)
+        label = np.where(weekly >= t["high_intensity"],
+                         np.where(weekly >= slow - t["swing_margin"], "escalating", "cycling"), label)
+        label = np.where(peak < t["quiet_intensity"], "secure-stable", label)
+        return np.where(np.asarray(together, dtype=bool), label, "dissolved").astype(object)
+
     def summary(self, final: Mapping[str, np.ndarray]) -> pd.DataFrame:
         """One row per couple: every outcome metric and the classification.
 
@@ -213,7 +228,8 @@ class CycleTracker:
             "dissolution_day": a[:, Acc.DISSOLUTION_DAY].copy(),
         }
         for col, role in enumerate("ab"):
-            for name, first in zip(LATE_MEANS, (Acc.PURSUIT_A, Acc.WITHDRAWAL_A, Acc.DISTRESS_A, Acc.GOAL_A)):
+            firsts = (Acc.PURSUIT_A, Acc.WITHDRAWAL_A, Acc.DISTRESS_A, Acc.GOAL_A)
+            for name, first in zip(LATE_MEANS, firsts, strict=True):
                 out[f"{name}_late_{role}"] = a[:, first + col] * late_mean
             out[f"anxiety_change_{role}"] = final["anxiety"][:, col] - self.start_anxiety[:, col]
             out[f"avoidance_change_{role}"] = final["avoidance"][:, col] - self.start_avoidance[:, col]
@@ -249,12 +265,10 @@ def classify(metrics: pd.DataFrame, late_peak: np.ndarray, thresholds: Mapping[s
 # --- per-day aggregates over all couples -------------------------------------
 
 # State variables of each partner, then the couple's cycle intensity (counted on both roles).
-AGGREGATED = ("pursuit", "withdrawal", "distress", "anxiety", "cycle_intensity")
-_AGGREGATED_INDEX = np.array([STATE_FIELDS.index(name) for name in AGGREGATED[:-1]])
-_INTENSITY = len(AGGREGATED) - 1
+_AGGREGATED_INDEX = np.array([STATE_FIELDS.index(name) for name in SERIES_VARIABLES[:-1]])
+_INTENSITY = len(SERIES_VARIABLES) - 1
 _AGGREGATED_LOW = np.array([0.0, 0.0, 0.0, 1.0, 0.0])     # anxiety is on the ECR-R scale
 _AGGREGATED_HIGH = np.array([1.0, 1.0, 1.0, 7.0, 1.0])
-BINS = 100
 QUARTILES = (0.25, 0.5, 0.75)
 
 
@@ -272,8 +286,8 @@ def aggregate_couple(hist, sums, group, x):
 def _count(hist, sums, group, role, v, value):
     """Add one value of aggregated variable ``v`` to its histogram bin and sum."""
     low = _AGGREGATED_LOW[v]
-    position = int((value - low) * (BINS / (_AGGREGATED_HIGH[v] - low)))
-    hist[group, role, v, min(max(position, 0), BINS - 1)] += 1
+    position = int((value - low) * (HISTOGRAM_BINS / (_AGGREGATED_HIGH[v] - low)))
+    hist[group, role, v, min(max(position, 0), HISTOGRAM_BINS - 1)] += 1
     sums[group, role, v] += value
 
 
@@ -281,7 +295,7 @@ class DailyAggregates:
     """Per day, group and role: mean and quartiles of pursuit, withdrawal, distress, anxiety and cycle intensity.
 
     Memory grows with days x groups, not with couples: one histogram of
-    ``BINS`` bins per day, group, role and variable (int32 counts), filled by
+    ``HISTOGRAM_BINS`` bins per day, group, role and variable (int32 counts), filled by
     :func:`aggregate_couple` inside the engine's loop. Quartiles are read from
     it linearly within the bin: each is the inverted-CDF quartile (the smallest
     value with at least that share of couples at or below it) to within one
@@ -297,8 +311,8 @@ class DailyAggregates:
         self.groups = np.ascontiguousarray(groups, dtype=np.int64)
         self.n_groups = int(self.groups.max()) + 1 if self.groups.size else 0
         self.days = days
-        self.hist = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED), BINS), dtype=np.int32)
-        self.sums = np.zeros((days + 1, self.n_groups, 2, len(AGGREGATED)))
+        self.hist = np.zeros((days + 1, self.n_groups, 2, len(SERIES_VARIABLES), HISTOGRAM_BINS), dtype=np.int32)
+        self.sums = np.zeros((days + 1, self.n_groups, 2, len(SERIES_VARIABLES)))
 
     def statistics(self, days: np.ndarray | None = None, block: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """Counts (D, G, 2) and statistics (D, G, 2, variable, mean/q25/q50/q75) for the given days.
@@ -307,8 +321,8 @@ class DailyAggregates:
         """
         days = np.arange(self.days + 1) if days is None else np.asarray(days)
         count = np.empty((len(days), self.n_groups, 2), dtype=np.int64)
-        values = np.empty((len(days), self.n_groups, 2, len(AGGREGATED), 1 + len(QUARTILES)))
-        width = (_AGGREGATED_HIGH - _AGGREGATED_LOW) / BINS
+        values = np.empty((len(days), self.n_groups, 2, len(SERIES_VARIABLES), 1 + len(QUARTILES)))
+        width = (_AGGREGATED_HIGH - _AGGREGATED_LOW) / HISTOGRAM_BINS
         for first in range(0, len(days), block):
             part = slice(first, first + block)
             hist = self.hist[days[part]]                                      # (d, G, 2, V, B)
@@ -334,10 +348,10 @@ class DailyAggregates:
             days = np.arange(first, min(first + chunk_days, self.days + 1))
             count, values = self.statistics(days)
             day, group, role, variable = np.meshgrid(days, np.arange(self.n_groups), np.arange(2),
-                                                     np.arange(len(AGGREGATED)), indexing="ij")
+                                                     np.arange(len(SERIES_VARIABLES)), indexing="ij")
             parts.append(pd.DataFrame({
                 "day": day.ravel(), "group": group.ravel(), "role": np.array(["a", "b"])[role.ravel()],
-                "variable": np.array(AGGREGATED)[variable.ravel()],
+                "variable": np.array(SERIES_VARIABLES)[variable.ravel()],
                 "couples": np.broadcast_to(count[..., None], day.shape).ravel(),
                 "mean": values[..., 0].ravel(),
                 **{f"q{int(q * 100)}": values[..., 1 + k].ravel() for k, q in enumerate(QUARTILES)},

@@ -18,8 +18,9 @@ the equations use them rescaled to 0-1 (see :func:`sim.dynamics.unit_trait`).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 Scope = Literal["partner", "couple", "population", "classification", "measurement"]
 

@@ -9,16 +9,17 @@ Mesa model and the batch engine are built from one.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
+from sim import interventions
 from sim import params as P
 from sim.randomness import couple_keys, setup_draws
-
-STYLES = ("secure", "anxious", "avoidant", "fearful")
+from sim.selectors import STYLES, ParameterKey, selector_mask, style_of
 
 # Centre of each style on the ECR-R scale (anxiety, avoidance): the four
 # quadrants of Fraley, Waller & Brennan's two dimensions, split at the
@@ -58,19 +59,10 @@ PAIRINGS = tuple(f"{x}-{y}" for x, y in product(STYLES, STYLES))
 # The pairings the documentation and the app offer first.
 PRESETS = ("secure-secure", "anxious-avoidant", "anxious-secure", "avoidant-secure",
            "anxious-anxious", "avoidant-avoidant", "fearful-secure")
-ROLES = ("a", "b")
 
 
 class PopulationError(ValueError):
     """An unknown pairing or a malformed override."""
-
-
-def style_of(anxiety, avoidance):
-    """Style label from ECR-R scores: the quadrant, split at the scale midpoint 4."""
-    anxious = np.asarray(anxiety) >= 4.0
-    avoidant = np.asarray(avoidance) >= 4.0
-    return np.where(anxious & avoidant, "fearful",
-                    np.where(anxious, "anxious", np.where(avoidant, "avoidant", "secure")))
 
 
 @dataclass(frozen=True)
@@ -82,7 +74,7 @@ class Override:
     selector: str | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Override":
+    def parse(cls, text: str) -> Override:
         """Parse ``name=value`` or ``selector.name=value``."""
         match = re.fullmatch(r"\s*(?:([A-Za-z]+)\.)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*", text)
         if not match:
@@ -90,16 +82,20 @@ class Override:
         selector, name, value = match.groups()
         return cls(name, value, selector)
 
-    def checked(self) -> "Override":
+    @classmethod
+    def at(cls, key: str | ParameterKey, value: Any) -> Override:
+        """The override of a ``[WHO.]NAME`` key (a spec's [fixed] table, a factor) with ``value``."""
+        key = ParameterKey.parse(key) if isinstance(key, str) else key
+        return cls(key.name, value, key.selector)
+
+    @property
+    def key(self) -> ParameterKey:
+        """The ``[WHO.]NAME`` parameter key this override sets."""
+        return ParameterKey(self.name, self.selector)
+
+    def checked(self) -> Override:
         """Validate against the declarations; returns the override with a typed value."""
-        decl = P.declaration(self.name, self.value)
-        if self.selector is not None:
-            if decl.scope != "partner":
-                raise P.ParameterError(f"{self.selector}.{self.name}", self.value,
-                                       f"no selector: {self.name} is a {decl.scope}-level parameter")
-            if self.selector not in ROLES + STYLES:
-                raise P.ParameterError(f"{self.selector}.{self.name}", self.value,
-                                       "a selector among " + ", ".join(ROLES + STYLES))
+        self.key.declaration(self.value)
         return Override(self.name, P.coerce(self.name, self.value), self.selector)
 
 
@@ -121,22 +117,20 @@ class Population:
         if self.intervention is None:
             self.intervention = np.full(len(self.keys), "none", dtype=object)
         if self.schedule is None:
-            from sim.interventions import RULE_COLUMNS
-            self.schedule = np.zeros((len(self.keys), 0, RULE_COLUMNS))
+            self.schedule = np.zeros((len(self.keys), 0, interventions.RULE_COLUMNS))
 
     @property
     def n(self) -> int:
         """Number of couples."""
         return len(self.keys)
 
-    def with_intervention(self, given, custom=None, couples=None) -> "Population":
+    def with_intervention(self, given, custom=None, couples=None) -> Population:
         """The same couples with an intervention plan (sim.interventions.plan) scheduled for them.
 
         ``couples`` (a slice or index array) limits it to some couples; the
         others keep theirs. Days the plan leaves open start on each couple's
         ``intervention_day``.
         """
-        from sim import interventions
         chosen = interventions.plan(given, custom)
         index = np.arange(self.n)[slice(None) if couples is None else couples]
         rows = interventions.schedule(chosen.changes, self.couple["intervention_day"][index], self.style[index],
@@ -149,7 +143,7 @@ class Population:
         return Population(self.pairing, self.style, self.partner, self.couple, self.classification, self.keys,
                           self.spawn_keys, names, schedule)
 
-    def subset(self, index) -> "Population":
+    def subset(self, index) -> Population:
         """The couples at ``index`` (a slice or integer array)."""
         spawn = [self.spawn_keys[i] for i in np.arange(self.n)[index]] if self.spawn_keys else []
         return Population(self.pairing[index], self.style[index],
@@ -159,7 +153,7 @@ class Population:
                           self.schedule[index])
 
     @staticmethod
-    def concat(parts: Sequence["Population"]) -> "Population":
+    def concat(parts: Sequence[Population]) -> Population:
         """Couples of several populations side by side (e.g. several sweep cells)."""
         first = parts[0]
         return Population(
@@ -292,25 +286,12 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     return population.with_intervention(intervention, custom_interventions)
 
 
-def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:
-    """Which partners (couples, 2) a selector picks: everyone, a role (a, b) or a style."""
-    if selector is None:
-        return np.ones(styles.shape, dtype=bool)
-    if selector in ROLES:
-        mask = np.zeros(styles.shape, dtype=bool)
-        mask[:, ROLES.index(selector)] = True
-        return mask
-    return styles == selector
-
-
 def _set_values(key: str, value: Any, n: int, styles: np.ndarray, partner: dict, couple: dict,
                 classification: dict) -> None:
     """Set ``[WHO.]NAME`` from a scalar or an array, checking every element against the declaration."""
-    parsed = Override.parse(f"{key}=0")
+    parsed = ParameterKey.parse(key)
     selector, name = parsed.selector, parsed.name
-    decl = P.declaration(name, value)
-    if selector is not None:
-        Override(name, decl.default, selector).checked()
+    decl = parsed.declaration(value if np.ndim(value) == 0 else "array")
     array = np.asarray(value)
     shapes = [(), (n,)] + ([(n, 2)] if decl.scope == "partner" else [])
     if array.shape not in shapes:

@@ -26,7 +26,7 @@ responsiveness, 2 perceived goal support).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numba
 import numpy as np

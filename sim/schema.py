@@ -1,11 +1,19 @@
-"""Names shared by the model's outputs and their readers, with no heavy imports.
+"""The results vocabulary: names, windows and colours shared by the model's outputs and their readers.
 
-The report reads results through these names and never imports the engine.
+Declared once here, with no heavy imports: the outcome tracker and the daily
+aggregates (sim.outcomes) write by these names, the runner lays out its tables
+by them, and the reports, the classroom views and the job estimates read by
+them without importing the engine.
 """
 
+import math
+
 CLASSES = ("escalating", "cycling", "settling", "secure-stable", "dissolved")
-SERIES_VARIABLES = ("pursuit", "withdrawal", "distress", "anxiety", "cycle_intensity")   # intensity: the couple's, on both roles
+# Per cell, day and role, the series table (and the daily aggregates behind it) carries these; cycle_intensity is
+# the couple's, on both roles.
+SERIES_VARIABLES = ("pursuit", "withdrawal", "distress", "anxiety", "cycle_intensity")
 STATISTICS = ("mean", "q25", "q50", "q75")
+HISTOGRAM_BINS = 100        # per variable, day, cell and role: the resolution of the quartiles
 RESULT_FILES = ("manifest.json", "runs.parquet", "cells.parquet", "series.parquet")
 FORMAT_VERSION = 2          # of the results folder written by `cycles sweep`
 MIXED = "mixed"             # the pairing of a cell whose couples have different pairings (drawn populations)
@@ -20,3 +28,18 @@ OUTCOME_COLUMNS = (
         "avoidance_change", "anxiety_change_1y", "avoidance_change_1y")),
     "classification",
 )
+# What a sensitivity analysis can analyse: every numeric outcome averaged over a sample point's couples, and the
+# shares of couples in the active classes.
+SENSITIVITY_OUTCOMES = (*(c for c in OUTCOME_COLUMNS if c not in ("dissolved", "classification")),
+                        "share_escalating", "share_escalating_or_cycling")
+
+
+def window_length(days: int) -> int:
+    """Length of the early and late windows of a run of ``days`` days: a quarter of it, from 1 to 90 days."""
+    return max(1, min(90, math.ceil(days / 4)))
+
+
+# One colour per role and per classification, on every page and view.
+ROLE_COLOURS = {"a": "#c0392b", "b": "#2471a3"}
+CLASS_COLOURS = {"escalating": "#c0392b", "cycling": "#e67e22", "settling": "#52be80",
+                 "secure-stable": "#1e8449", "dissolved": "#7f8c8d"}

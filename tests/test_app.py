@@ -23,8 +23,9 @@ KNOWN_HARMLESS = ("Failed to load resource: the server responded with a status o
 
 def test_app_module_builds_with_no_arguments_and_steps():
     import sim.app as app
-    assert app.page is not None
-    model = app.ClassroomModel()
+    from sim.classroom import ClassroomModel
+    assert app.page is not None and app.ClassroomModel is ClassroomModel
+    model = ClassroomModel()
     for _ in range(10):
         model.step()
     assert model.day == 10 and len(model.daily_table()) == 2 * 11
@@ -36,17 +37,17 @@ def test_sliders_take_their_ranges_from_the_declarations():
         if key.startswith(("a_", "b_")):
             decl = PARAMETERS[key[2:]]
             assert (slider["min"], slider["max"]) == (decl.low, decl.high)
-    model = app.ClassroomModel(b_responsiveness=0.95)
+    from sim.classroom import ClassroomModel
+    model = ClassroomModel(b_responsiveness=0.95)
     assert model.couples[0][1].responsiveness == 0.95
     assert app.model_params["intervention_day"]["min"] == PARAMETERS["intervention_day"].low
 
 
 def test_intervention_control_calms_the_cycle_on_screen():
     """Choosing the check-in ritual from day 120 shows the escalated couple settling, and staying far calmer."""
-    import sim.app as app
-    from sim.classroom import live_regime
-    plain = app.ClassroomModel(intervention="none")
-    ritual = app.ClassroomModel(intervention="checkin-ritual", intervention_day=120)
+    from sim.classroom import ClassroomModel, live_regime
+    plain = ClassroomModel(intervention="none")
+    ritual = ClassroomModel(intervention="checkin-ritual", intervention_day=120)
     for model in (plain, ritual):
         model.inject_conflict()
         model.run(200)
@@ -59,9 +60,9 @@ def test_intervention_control_calms_the_cycle_on_screen():
 
 
 def test_conflict_button_shocks_the_couple_tomorrow():
-    import sim.app as app
-    model = app.ClassroomModel(pairing="secure-secure", a_anxiety=2.0, a_avoidance=2.0, b_anxiety=2.0,
-                               b_avoidance=2.0)
+    from sim.classroom import ClassroomModel
+    model = ClassroomModel(pairing="secure-secure", a_anxiety=2.0, a_avoidance=2.0, b_anxiety=2.0,
+                           b_avoidance=2.0)
     model.run(20)
     before = model.couples[0][0].distress
     model.inject_conflict()

@@ -107,7 +107,7 @@ def test_daily_aggregates_match_exact_quantiles_within_one_bin():
     series = series.assign(group=series["couple_id"] % 3)
     for day in (0, 60, 120):
         for variable, bin_width in (("pursuit", 0.01), ("withdrawal", 0.01), ("anxiety", 0.06)):
-            for (group, role), values in series[series.day == day].groupby(["group", "role"])[variable]:
+            for (group, role), values in series[series.day == day].groupby(["group", "role"])[variable]:  # noqa: B007 - used as @group/@role in query()
                 row = result.aggregates.query("day == @day and group == @group and role == @role "
                                               "and variable == @variable").iloc[0]
                 assert row["couples"] == len(values)

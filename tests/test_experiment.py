@@ -189,7 +189,7 @@ def test_progress_prints_plain_lines_off_a_terminal(tmp_path):
 
 
 def test_pairing_as_a_factor_with_support_fixed_for_one_style(tmp_path):
-    from sim.experiment.runner import population_for
+    from sim.experiment.populations import cells_population as population_for
     spec = write_spec(tmp_path, BASE.replace('[population]\npairing = "anxious-avoidant"\n', "")
                       + '[factors]\npairing = ["anxious-avoidant", "secure-secure"]\n'
                         '[fixed]\n"avoidant.responsiveness" = 0.9\n')

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import signal
 import socket
@@ -187,7 +186,8 @@ SWEEP_ONLY = [
          spec=sweep_spec(SWEEP, "[factors]\nresponsiveness = {start = 0, stop = 1, num = 100000}")),
     Case("sweep-factor-out-of-range", ["sweep", "{spec}"], ("responsiveness", "2"),
          spec=sweep_spec(SWEEP, "[factors]\nresponsiveness = [0.5, 2]")),
-    Case("sweep-factor-unknown", ["sweep", "{spec}"], ("warmth",), spec=sweep_spec(SWEEP, "[factors]\nwarmth = [1, 2]")),
+    Case("sweep-factor-unknown", ["sweep", "{spec}"], ("warmth",),
+         spec=sweep_spec(SWEEP, "[factors]\nwarmth = [1, 2]")),
     Case("sweep-factor-population-scope", ["sweep", "{spec}"], ("share_anxious", "[fixed]"),
          spec=sweep_spec(SWEEP, "[factors]\nshare_anxious = [0.1, 0.2]")),
     Case("sweep-two-huge-factors", ["sweep", "{spec}"], ("cells", "1,000,000"),
@@ -277,7 +277,8 @@ RUN = [
     Case("run-couples-huge", ["run", "--couples", "1000000000000"], ("--couples", "1000000000000")),
     Case("run-couples-text", ["run", "--couples", "many"], ("--couples", "many")),
     Case("run-over-memory", ["run", "--couples", "1000000", "--days", "100000"], ("memory", "--couples")),
-    Case("run-mesa-over-time", ["run", "--engine", "mesa", "--couples", "2", "--days", "100000", "--max-hours", "0.001"],
+    Case("run-mesa-over-time",
+         ["run", "--engine", "mesa", "--couples", "2", "--days", "100000", "--max-hours", "0.001"],
          ("would take", "--max-hours")),
     Case("run-seed-negative", ["run", "--seed", "-1"], ("--seed", "-1")),
     Case("run-seed-huge", ["run", "--seed", str(2**64)], ("--seed", str(2**64))),
@@ -371,7 +372,8 @@ STUDY_ONLY = [
     Case("study-no-section", ["study", "{spec}"], ("[study]",), spec=SWEEP),
     Case("study-with-factors", ["study", "{spec}"], ("[factors]",),
          spec=STUDY + "\n[factors]\nresponsiveness = [0.2, 0.8]\n"),
-    Case("study-couples-one", ["study", "{spec}"], ("couples", "1"), spec=replaced(STUDY, "couples = 20", "couples = 1")),
+    Case("study-couples-one", ["study", "{spec}"], ("couples", "1"),
+         spec=replaced(STUDY, "couples = 20", "couples = 1")),
     Case("study-window-too-long", ["study", "{spec}"], ("window_days", "acclimation_days"),
          spec=replaced(STUDY, "window_days = 7", "window_days = 40")),
     Case("study-analysis-unknown", ["study", "{spec}"], ("analysis", "bayes"), spec=STUDY + "analysis = 'bayes'\n"),
@@ -673,7 +675,8 @@ def test_any_spec_either_loads_or_is_refused_in_one_line(base, edits, tmp_path_f
 
 SLOW_SWEEP = replaced(SWEEP, "days = 30", "days = 3000").replace("replicates = 2", "replicates = 200") + \
     "chunk_cells = 1\n[factors]\nresponsiveness = {start = 0, stop = 1, num = 24}\n"
-SLOW_SWEEP = SLOW_SWEEP.replace("chunk_cells = 1\n[factors]", "[factors]").replace("seed = 1", "seed = 1\nchunk_cells = 1")
+SLOW_SWEEP = SLOW_SWEEP.replace("chunk_cells = 1\n[factors]", "[factors]").replace("seed = 1",
+                                                                                   "seed = 1\nchunk_cells = 1")
 
 
 def cycles(*args: str, cwd: Path) -> subprocess.Popen:

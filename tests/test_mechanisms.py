@@ -147,6 +147,7 @@ def test_dissolution_counts_consecutive_days_above_threshold():
 def test_partner_day_is_pure():
     """The same inputs give the same day: no hidden state in the equations."""
     from types import SimpleNamespace
+
     from sim.params import defaults
     p = SimpleNamespace(**defaults("partner"))
     s1 = d.initial_state(SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5)._replace(distress=0.6)

@@ -95,7 +95,8 @@ def test_p3_pursuit_and_withdrawal_reinforce_each_other():
     wide = wide[wide["day"] > 30].dropna()
     couple = wide["couple_id"].to_numpy()
     cols = {c: wide[c].to_numpy() for c in wide.columns}
-    pursuit_to_withdrawal = _lagged_effect(cols["withdrawal_b"], cols["withdrawal_b_lag"], cols["pursuit_a_lag"], couple)
+    pursuit_to_withdrawal = _lagged_effect(cols["withdrawal_b"], cols["withdrawal_b_lag"], cols["pursuit_a_lag"],
+                                           couple)
     withdrawal_to_pursuit = _lagged_effect(cols["pursuit_a"], cols["pursuit_a_lag"], cols["withdrawal_b_lag"], couple)
     per_couple = []
     for c in np.unique(couple):
@@ -163,7 +164,7 @@ def test_p5_responsiveness_leads_to_more_goal_pursuit_later():
 
 
 def test_p6_secure_partner_heals_avoidant_partner_does_not():
-    """P6: an anxious person with a secure, responsive partner becomes less anxious over a year; with an avoidant partner, not.
+    """P6: with a secure, responsive partner an anxious person grows less anxious over a year; not with an avoidant one.
 
     Threshold: with a secure partner the mean one-year change is at most -0.15
     ECR-R points (about 0.15 SD, the size of the average gain in security
@@ -202,8 +203,10 @@ def test_one_year_stability_stays_realistic():
 
 @pytest.fixture(scope="module")
 def escalating_anxious_avoidant():
-    """Anxious-avoidant couples of a drawn population (traits and support vary around the styles), a conflict on
-    day 60, and the same couples' daily cycle intensity without any intervention."""
+    """Anxious-avoidant couples of a drawn population, and their daily cycle intensity without any intervention.
+
+    Traits and support vary around the styles; a conflict comes on day 60.
+    """
     drawn = make_population(n_couples=500, seed=17, drawn=True, overrides=["shock_day=60", "intervention_day=180"])
     cohort = drawn.subset(np.flatnonzero(drawn.pairing == "anxious-avoidant"))
     without = CoupleModel(population=cohort, days=YEAR, seed=17).run()
@@ -246,7 +249,8 @@ def test_p7_interventions_de_escalate(escalating_anxious_avoidant, recipe):
     fall = late_without - late_with
     delta = fall.mean() / late_without.std(ddof=1)
     print(f"P7 {recipe}: {escalated.sum()} couples; days 270-365 intensity {late_without.mean():.3f} -> "
-          f"{late_with.mean():.3f}, fall {fall.mean():.3f}, Glass's delta {delta:.2f}, lower in {np.mean(fall > 0):.0%}")
+          f"{late_with.mean():.3f}, fall {fall.mean():.3f}, Glass's delta {delta:.2f}, "
+          f"lower in {np.mean(fall > 0):.0%}")
     assert fall.mean() >= 0.1
     assert delta >= 0.8
     assert np.mean(fall > 0) >= 0.9

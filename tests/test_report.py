@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.schema import FORMAT_VERSION
 from sim.experiment.runner import sweep
 from sim.experiment.spec import load as load_spec
 from sim.report.figures import all_panels
 from sim.report.page import PngExportError, build, export_png
 from sim.report.results import load
+from sim.schema import FORMAT_VERSION
 from tests.browser import CHROMIUM, chromium_page
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,43 +1,42 @@
-"""Running a design: chunks of cells on any ``concurrent.futures.Executor``, written as they finish.
+"""Running a sweep: a design's chunks of cells as tasks, stored as they finish, merged at the end.
 
 - Work: each chunk of cells is one task (:func:`run_chunk`), a pure function
-  of the design and the chunk's cell range. Couples are seeded by
-  ``SeedSequence(root, spawn_key=(cell, replicate))``, so results do not
-  depend on chunking, order or the number of workers.
-- Executors: in-process for one worker, a process pool for several, or a Dask
-  cluster (``client.get_executor(pure=False)``). Workers return tables; only
-  this process writes files, so a remote cluster needs no shared disk.
+  of the design and the chunk's cell range; its couples come from
+  sim.experiment.populations, seeded by ``SeedSequence(root, spawn_key=(cell,
+  replicate))``, so results do not depend on chunking, order or the number
+  of workers. The tasks run through sim.experiment.execution (in-process, a
+  process pool or Dask); workers return tables and only this process writes
+  files, so a remote cluster needs no shared disk.
 - Storage: each finished chunk is written atomically to ``chunks/`` under the
-  output folder, so memory stays flat and an interrupted sweep (Ctrl-C or
-  kill -9) resumes where it stopped. When every chunk is there, the final
-  tables are written (atomically) and ``chunks/`` is removed.
+  output folder, stamped with the design's fingerprint, so memory stays flat
+  and an interrupted sweep (Ctrl-C or kill -9) resumes where it stopped,
+  trusting only chunks that read back whole and carry its fingerprint. When
+  every chunk is there, the final tables (runs, cells with their statistics,
+  series) are written atomically and ``chunks/`` is removed.
 """
 
 from __future__ import annotations
 
-import math
-import os
+import json
 import shutil
-import sys
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.engine import simulate
+from sim.experiment.execution import Execution
+from sim.experiment.populations import cells_population
 from sim.experiment.spec import Design
-from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_VARIABLES, STATISTICS
-from sim.manifest import build as build_manifest
 from sim.manifest import now
+from sim.manifest import of_design as manifest_of_design
+from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_VARIABLES, STATISTICS
 from sim.storage import atomic_output, write_json, write_parquet
-
-
-
-CATEGORICAL_FACTORS = ("pairing", "intervention")   # factors whose levels are names, not parameter values
 
 
 class SweepError(RuntimeError):
@@ -46,42 +45,12 @@ class SweepError(RuntimeError):
 
 # --- the work of one chunk ------------------------------------------------------
 
-def population_for(design: Design, cells: range):
-    """The couples of a range of cells: replicate r of cell c has spawn key (seed cell of c, r).
-
-    The seed cell is the cell itself, except that cells differing only in the
-    intervention share seeds (Design.seed_cell).
-    """
-    from sim.population import Population, make_population
-    spec = design.spec
-    reps = spec.replicates
-    spawn = [(design.seed_cell(c), r) for c in cells for r in range(reps)]
-    fixed = [f"{key}={value}" for key, value in spec.fixed.items()]
-    couple_cells = np.repeat(np.arange(len(cells)), reps)
-    values = {name: np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
-              for name in design.factor_names if name not in CATEGORICAL_FACTORS}
-    if "pairing" not in design.factor_names:
-        pop = make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
-                              overrides=fixed, spawn_keys=spawn, values=values)
-    else:
-        pop = Population.concat([make_population(design.cells[c]["pairing"], reps, spec.seed, overrides=fixed,
-                                                 spawn_keys=spawn[i * reps:(i + 1) * reps],
-                                                 values={k: v[i * reps:(i + 1) * reps] for k, v in values.items()})
-                                 for i, c in enumerate(cells)])
-    if "intervention" in design.factor_names:
-        for i, c in enumerate(cells):
-            pop = pop.with_intervention(design.cells[c]["intervention"], spec.interventions,
-                                        couples=slice(i * reps, (i + 1) * reps))
-    return pop
-
-
 def run_chunk(design: Design, index: int) -> dict[str, pd.DataFrame]:
     """Simulate one chunk of cells; returns its runs and series tables (nothing is written here)."""
-    from sim.engine import simulate
     spec = design.spec
     cells = design.chunks()[index]
     reps = spec.replicates
-    pop = population_for(design, cells)
+    pop = cells_population(design, cells)
     couple_cell = np.repeat(np.asarray(cells), reps)
     replicate = np.tile(np.arange(reps), len(cells))
     sampled = np.flatnonzero(replicate < spec.record.sampled_couples)
@@ -131,118 +100,57 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
         .reset_index(drop=True)
 
 
-# --- executors ------------------------------------------------------------------
-
-class InProcessExecutor(Executor):
-    """Runs each task when it is submitted, in this process (one worker)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(exc)
-        return future
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
+# --- the sweep ------------------------------------------------------------------
 
 @dataclass
-class ExecutorChoice:
-    """An executor and how to describe and close it."""
+class SweepResult:
+    """What a finished sweep reports back to the command that ran it.
 
-    executor: Executor
-    description: str
-    close: Callable[[], None]
-
-
-def check_dask(address: str | None, timeout: float = 5.0) -> None:
-    """A --dask address must be 'local' or tcp://HOST:PORT of a scheduler that answers; checked before any work."""
-    if address is None or address == "local":
-        if address == "local":
-            _dask_installed()
-        return
-    import re
-    import socket
-    match = re.fullmatch(r"tcp://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", address)
-    if not match or not 1 <= int(match.group(2)) <= 65535:
-        raise SweepError(f"--dask: address {address!r} is not allowed; expected tcp://HOST:PORT of a Dask "
-                         "scheduler, or 'local'")
-    _dask_installed()
-    host, port = match.group(1).strip("[]"), int(match.group(2))
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        raise SweepError(f"--dask: no scheduler answers at {address} ({exc.strerror or exc}); expected the "
-                         "address of a running Dask scheduler") from None
-
-
-def _dask_installed() -> None:
-    import importlib.util
-    if importlib.util.find_spec("distributed") is None:
-        raise SweepError("--dask: needs the dask extra: pip install 'cycles[dask]'")
-
-
-def make_executor(workers: int | None = None, dask: str | None = None) -> ExecutorChoice:
-    """In-process (1 worker), a process pool (N workers), or Dask (an address, or "local")."""
-    if dask:
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise SweepError("--dask needs the dask extra: pip install 'cycles[dask]'") from None
-        if dask == "local":
-            cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-
-            def close():
-                client.close()
-                cluster.close()
-            description = f"dask LocalCluster ({len(cluster.workers)} workers)"
-        else:
-            try:
-                client = Client(dask, timeout=10)
-            except (OSError, TimeoutError) as exc:
-                raise SweepError(f"--dask: cannot connect to {dask} ({exc})") from None
-            close = client.close
-            description = f"dask {dask}"
-        return ExecutorChoice(client.get_executor(pure=False), description, close)
-    workers = workers or available_cores()
-    if workers == 1:
-        return ExecutorChoice(InProcessExecutor(), "in-process (1 worker)", lambda: None)
-    import multiprocessing
-    from sim.processes import worker_started
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_started, initargs=(os.getpid(),))
-    return ExecutorChoice(pool, f"process pool ({workers} workers)", lambda: pool.shutdown(cancel_futures=True))
-
-
-def bounded_map(executor: Executor, fn: Callable, tasks: Iterable[tuple], window: int):
-    """Yield ``(args, fn(*args))`` as tasks finish, with at most ``window`` in flight.
-
-    Finished results are handed over and released at once, and tasks not yet
-    submitted are only a lazy iterator, so memory stays flat however many
-    tasks there are.
+    Its output folder, the runs in it, the seconds taken, the executor's
+    description, the chunks resumed from an earlier run, and whether the folder
+    already held the complete sweep (nothing was run).
     """
-    queue = iter(tasks)
-    pending: dict[Future, tuple] = {}
-    while True:
-        while len(pending) < window:
-            args = next(queue, None)
-            if args is None:
-                break
-            pending[executor.submit(fn, *args)] = args
-        if not pending:
-            return
-        future = next(as_completed(pending))
-        args = pending.pop(future)
-        yield args, future.result()
+
+    out: Path
+    runs: int
+    seconds: float
+    executor: str
+    resumed_chunks: int
+    already_complete: bool = False
+
+
+def _chunk_paths(folder: Path, index: int) -> tuple[Path, Path]:
+    return folder / f"chunk-{index:06d}.runs.parquet", folder / f"chunk-{index:06d}.series.parquet"
+
+
+FINGERPRINT_KEY = b"cycles.fingerprint"
+
+
+def _write_chunk_table(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
+    """A chunk's table, stamped with the design's fingerprint so a resume can tell whose it is."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _chunk_is_sound(paths: tuple[Path, Path], fingerprint: str, runs: int) -> bool:
+    """Both files readable, stamped with this design's fingerprint, and the runs table of the right length."""
+    try:
+        metadata = [pq.read_metadata(path) for path in paths]
+    except (OSError, ValueError, Exception):  # noqa: BLE001 - pyarrow reports junk files in several ways
+        return False
+    stamps = [(m.metadata or {}).get(FINGERPRINT_KEY) for m in metadata]
+    return all(stamp == fingerprint.encode() for stamp in stamps) and metadata[0].num_rows == runs
+
+
+def read_json_object(path: Path) -> dict | None:
+    """A JSON file holding an object, or None when it is unreadable, not JSON or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def check_replaceable(out: Path, command: str, fingerprint: str, force: bool = False) -> None:
@@ -266,104 +174,6 @@ def check_replaceable(out: Path, command: str, fingerprint: str, force: bool = F
                          f"{manifest.get('name', '')!s}; use --force to replace them or --out to write elsewhere")
     if (out / "chunks").exists() or any(out.glob("*.parquet")):
         raise SweepError(f"{out} holds other results; use --force to replace them or --out to write elsewhere")
-
-
-# --- progress -------------------------------------------------------------------
-
-class Progress:
-    """Runs done, runs per second and time left: a bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, total: int, done: int = 0, stream=None, every_seconds: float = 5.0, unit: str = "run"):
-        self.total, self.done = total, done
-        self.unit = unit
-        self.stream = stream or sys.stderr
-        self.started = time.perf_counter()
-        self.start_done = done
-        self.every = every_seconds
-        self.last_line = 0.0
-        self.bar = None
-        if getattr(self.stream, "isatty", lambda: False)():
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, initial=done, unit=unit, unit_scale=True, file=self.stream,
-                            dynamic_ncols=True, smoothing=0.1)
-
-    def advance(self, runs: int) -> None:
-        self.done += runs
-        if self.bar is not None:
-            self.bar.update(runs)
-            return
-        now_ = time.perf_counter()
-        if now_ - self.last_line >= self.every or self.done >= self.total:
-            self.last_line = now_
-            print(self.line(), file=self.stream, flush=True)
-
-    def line(self) -> str:
-        elapsed = max(time.perf_counter() - self.started, 1e-9)
-        rate = (self.done - self.start_done) / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        share = self.done / self.total if self.total else 1.0
-        return (f"{self.unit}s {self.done:,}/{self.total:,} ({share:.0%}), {rate:,.1f} {self.unit}s/s, "
-                f"{_duration(left)} left")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
-
-
-# --- the sweep ------------------------------------------------------------------
-
-@dataclass
-class SweepResult:
-    out: Path
-    runs: int
-    seconds: float
-    executor: str
-    resumed_chunks: int
-    already_complete: bool = False
-
-
-def _chunk_paths(folder: Path, index: int) -> tuple[Path, Path]:
-    return folder / f"chunk-{index:06d}.runs.parquet", folder / f"chunk-{index:06d}.series.parquet"
-
-
-FINGERPRINT_KEY = b"cycles.fingerprint"
-
-
-def _write_chunk_table(frame: pd.DataFrame, path: Path, fingerprint: str) -> None:
-    """A chunk's table, stamped with the design's fingerprint so a resume can tell whose it is."""
-    import pyarrow as pa
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
-    with atomic_output(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def _chunk_is_sound(paths: tuple[Path, Path], fingerprint: str, runs: int) -> bool:
-    """Both files readable, stamped with this design's fingerprint, and the runs table of the right length."""
-    try:
-        metadata = [pq.read_metadata(path) for path in paths]
-    except (OSError, ValueError, Exception):  # noqa: BLE001 - pyarrow reports junk files in several ways
-        return False
-    stamps = [(m.metadata or {}).get(FINGERPRINT_KEY) for m in metadata]
-    return all(stamp == fingerprint.encode() for stamp in stamps) and metadata[0].num_rows == runs
-
-
-def read_json_object(path: Path) -> dict | None:
-    """A JSON file holding an object, or None when it is unreadable, not JSON or not an object."""
-    import json
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def check_output_folder(design: Design, out: Path, force: bool = False) -> str | None:
@@ -426,33 +236,25 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
     todo = [i for i in range(len(chunk_list)) if i not in done]
     runs_done = sum(len(chunk_list[i]) for i in done) * design.spec.replicates
     started_at, started = now(), time.perf_counter()
-    progress = Progress(design.n_runs, runs_done, stream=progress_stream)
-    choice = make_executor(workers, dask) if todo else ExecutorChoice(InProcessExecutor(), "none", lambda: None)
-    try:
-        for (_, index), tables in bounded_map(choice.executor, run_chunk, ((design, i) for i in todo),
-                                              2 * max(1, workers or available_cores())):
+    with Execution(workers, dask, total=design.n_runs, done=runs_done, needed=bool(todo),
+                   progress_stream=progress_stream) as execution:
+        for (_, index), tables in execution.results(run_chunk, ((design, i) for i in todo),
+                                                    size=lambda tables: len(tables["runs"])):
             runs_path, series_path = _chunk_paths(chunks_dir, index)
             _write_chunk_table(tables["series"], series_path, fingerprint)
             _write_chunk_table(tables["runs"], runs_path, fingerprint)   # last: its presence marks the chunk done
-            progress.advance(len(tables["runs"]))
             del tables
-    finally:
-        progress.close()
-        choice.close()
     _finish(design, out, chunks_dir, len(chunk_list))
     seconds = time.perf_counter() - started
-    write_json(build_manifest(
-        command="sweep", format_version=FORMAT_VERSION, name=design.spec.name, purpose=design.spec.purpose,
-        spec_file=design.path, spec_as_given=design.source, spec_resolved=design.resolved(),
-        factor_names=design.factor_names, root_seed=design.spec.seed,
+    write_json(manifest_of_design(
+        design, "sweep", started_at, seconds, format_version=FORMAT_VERSION, factor_names=design.factor_names,
         seed_rule="numpy.random.SeedSequence(root_seed, spawn_key=(seed_cell, replicate)); seed_cell is the cell, "
                   "or for cells that differ only in intervention and intervention_day the first such cell",
-        fingerprint=fingerprint, runs=design.n_runs, cells=design.n_cells, chunks=len(chunk_list),
-        resumed_chunks=len(done), executor=choice.description, started=started_at, finished=now(),
-        seconds=round(seconds, 3), complete=True), manifest_path)
+        runs=design.n_runs, cells=design.n_cells, chunks=len(chunk_list), resumed_chunks=len(done),
+        executor=execution.description, complete=True), manifest_path)
     # Only now are the chunks dropped: a kill before this line leaves a run that resumes (and merges again).
     shutil.rmtree(chunks_dir)
-    return SweepResult(out, design.n_runs, seconds, choice.description, len(done))
+    return SweepResult(out, design.n_runs, seconds, execution.description, len(done))
 
 
 def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:

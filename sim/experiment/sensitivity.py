@@ -4,7 +4,7 @@ Morris screening costs r(p+1) sample points, Sobol with Saltelli sampling
 N(p+2) for first-order and total indices (theory.md s.6 gives N(2p+2), which
 adds second-order indices). Every sample point is run with the spec's
 ``replicates`` couples (spawn keys (point, replicate)), whose outcomes are
-averaged before analysis; points run in chunks through the runner's executors.
+averaged before analysis; points run in chunks through sim.experiment.execution.
 """
 
 from __future__ import annotations
@@ -15,14 +15,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+from SALib.analyze import morris as morris_analyze
+from SALib.analyze import sobol as sobol_analyze
+from SALib.sample import morris as morris_sample
+from SALib.sample import sobol as sobol_sample
 
 from sim import params as P
-from sim.experiment.runner import Progress, available_cores, bounded_map, make_executor
-from sim.experiment.spec import Design
-from sim.manifest import build as build_manifest
+from sim.engine import simulate
+from sim.experiment.execution import Execution
+from sim.experiment.populations import points_population
+from sim.experiment.spec import Design, check_outcomes
 from sim.manifest import now
-from sim.population import Override
-from sim.storage import write_json, write_parquet
+from sim.manifest import of_design as manifest_of_design
+from sim.report.page import render_page, run_table
+from sim.report.panel import Panel
+from sim.selectors import ParameterKey
+from sim.storage import atomic_output, write_json, write_parquet
 
 POINTS_PER_TASK = 50
 # Parameters that define the couple or the run rather than how it behaves: not uncertain by default.
@@ -34,22 +43,6 @@ class SensitivityError(ValueError):
     """A sensitivity analysis that cannot run as asked."""
 
 
-def analysable_outcomes() -> list[str]:
-    """What a sensitivity analysis can analyse: every numeric outcome, averaged over a point's couples."""
-    from sim.schema import OUTCOME_COLUMNS
-    numeric = [c for c in OUTCOME_COLUMNS if c not in ("dissolved", "classification")]
-    return [*numeric, "share_escalating", "share_escalating_or_cycling"]
-
-
-def check_outcomes(outcomes: list[str], field: str | None = "--outcome") -> None:
-    """Every outcome must be one :func:`analysable_outcomes` names (checked before anything runs)."""
-    known = analysable_outcomes()
-    unknown = [o for o in outcomes if o not in known]
-    if unknown:
-        where = f"{field}: " if field else ""
-        raise SensitivityError(f"{where}{unknown[0]!r} is not an outcome; expected one of {', '.join(known)}")
-
-
 def uncertain_parameters(design: Design) -> list[str]:
     """The spec's uncertain parameters ("all": every partner-scope parameter but the traits, plus the shock size)."""
     chosen = design.spec.sensitivity.uncertain
@@ -59,11 +52,12 @@ def uncertain_parameters(design: Design) -> list[str]:
 
 
 def problem(design: Design) -> dict[str, Any]:
+    """The SALib problem: the uncertain parameters and their bounds (as the spec gives them, else declared)."""
     names = uncertain_parameters(design)
     given = design.spec.sensitivity.bounds
     bounds = []
     for key in names:
-        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+        decl = ParameterKey.parse(key).declaration()
         bounds.append(list(given.get(key, (float(decl.low), float(decl.high)))))
     return {"num_vars": len(names), "names": names, "bounds": bounds}
 
@@ -76,8 +70,7 @@ def point_count(design: Design, method: str) -> int:
 
 
 def sample(design: Design, method: str) -> np.ndarray:
-    from SALib.sample import morris as morris_sample
-    from SALib.sample import sobol as sobol_sample
+    """The SALib sample points for ``method``: Morris trajectories or Saltelli points for first-order Sobol."""
     spec = design.spec.sensitivity
     prob = problem(design)
     if method == "morris":
@@ -87,20 +80,10 @@ def sample(design: Design, method: str) -> np.ndarray:
 
 def evaluate_points(design: Design, names: list[str], points: np.ndarray, first: int) -> pd.DataFrame:
     """Run ``replicates`` couples at each sample point; one row per point with the averaged outcomes."""
-    from sim.engine import simulate
-    from sim.population import make_population
     spec = design.spec
     reps = spec.replicates
     n_points = len(points)
-    spawn = [(first + i, r) for i in range(n_points) for r in range(reps)]
-    values = {}
-    for j, key in enumerate(names):
-        column = np.repeat(points[:, j], reps)
-        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
-        values[key] = np.round(column) if decl.kind is int else column
-    fixed = [f"{k}={v}" for k, v in spec.fixed.items()]
-    pop = make_population(spec.population.pairing, len(spawn), spec.seed, drawn=spec.population.drawn,
-                          overrides=fixed, spawn_keys=spawn, values=values)
+    pop = points_population(spec, names, points, first)
     out = simulate(pop, spec.days).outcomes
     out["share_escalating"] = (out["classification"] == "escalating").astype(float)
     out["share_escalating_or_cycling"] = out["classification"].isin(["escalating", "cycling"]).astype(float)
@@ -110,16 +93,17 @@ def evaluate_points(design: Design, names: list[str], points: np.ndarray, first:
 
 
 def _index(values, i: int) -> float:
-    """One parameter's index as a float; SALib masks an index it cannot compute (e.g. a parameter whose
-    trajectories never moved it), and that is a missing value, not an error."""
+    """One parameter's index as a float, NaN where SALib masked it.
+
+    SALib masks an index it cannot compute (e.g. a parameter whose trajectories
+    never moved it), and that is a missing value, not an error.
+    """
     return float(np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)[i])
 
 
 def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None = None,
         workers: int | None = None, dask: str | None = None, progress_stream=None) -> dict[str, Any]:
     """Sample, run, analyse; writes indices, samples, a report and the manifest into ``out``."""
-    from SALib.analyze import morris as morris_analyze
-    from SALib.analyze import sobol as sobol_analyze
     spec = design.spec
     if spec.sensitivity is None:
         raise SensitivityError(f"{design.path}: no [sensitivity] section; `cycles sensitivity` needs one "
@@ -132,17 +116,10 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
     prob = problem(design)
     points = sample(design, method)
     started_at, started = now(), time.perf_counter()
-    tasks = ((design, prob["names"], points[i:i + POINTS_PER_TASK], i) for i in range(0, len(points), POINTS_PER_TASK))
-    progress = Progress(len(points), stream=progress_stream, unit="point")
-    choice = make_executor(workers, dask)
-    parts = []
-    try:
-        for _, part in bounded_map(choice.executor, evaluate_points, tasks, 2 * max(1, workers or available_cores())):
-            parts.append(part)
-            progress.advance(len(part))
-    finally:
-        progress.close()
-        choice.close()
+    tasks = ((design, prob["names"], points[i:i + POINTS_PER_TASK], i)
+             for i in range(0, len(points), POINTS_PER_TASK))
+    with Execution(workers, dask, total=len(points), unit="point", progress_stream=progress_stream) as execution:
+        parts = [part for _, part in execution.results(evaluate_points, tasks, size=len)]
     results = pd.concat(parts).sort_values("point").reset_index(drop=True)
     rows = []
     for outcome in outcomes:
@@ -164,12 +141,9 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
     samples = pd.DataFrame(points, columns=prob["names"]).assign(point=np.arange(len(points)))
     write_parquet(samples.merge(results, on="point"), out / "samples.parquet")
     seconds = time.perf_counter() - started
-    manifest = build_manifest(command="sensitivity", name=spec.name, purpose=spec.purpose, method=method,
-                              spec_file=design.path, spec_as_given=design.source, problem=prob,
-                              sample_points=len(points), couples_per_point=spec.replicates,
-                              runs=len(points) * spec.replicates, outcomes=outcomes, root_seed=spec.seed,
-                              fingerprint=design.fingerprint(),
-                              started=started_at, finished=now(), seconds=round(seconds, 3))
+    manifest = manifest_of_design(design, "sensitivity", started_at, seconds, method=method, problem=prob,
+                                  sample_points=len(points), couples_per_point=spec.replicates,
+                                  runs=len(points) * spec.replicates, outcomes=outcomes)
     write_json(manifest, out / "manifest.json")
     report = write_report(out, table, method, manifest)
     return {"table": table, "points": len(points), "seconds": seconds, "report": report, "out": out}
@@ -177,11 +151,6 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
 
 def write_report(out: Path, table: pd.DataFrame, method: str, manifest: dict[str, Any]) -> Path:
     """A bar chart per outcome: mu* with its confidence interval and sigma (Morris), or S1 and ST (Sobol)."""
-    import plotly.graph_objects as go
-
-    from sim.report.figures import Panel
-    from sim.report.page import render_page, run_table
-    from sim.storage import atomic_output
     panels = []
     for outcome, part in table.groupby("outcome", sort=False):
         if method == "morris":

@@ -61,6 +61,9 @@ from sim import interventions
 from sim import params as P
 from sim.budget import LIMITS
 from sim.population import PAIRINGS, PRESETS, Override
+from sim.schema import SENSITIVITY_OUTCOMES
+from sim.selectors import ParameterKey
+from sim.study.formula import FormulaError, parse
 
 TARGET_COUPLES_PER_CHUNK = 2000
 MAX_SPEC_BYTES = 1_000_000
@@ -76,29 +79,34 @@ def _check_parameter(key: str, value: Any) -> Override:
         raise ValueError(f"expected a single value for {key}")
     if not isinstance(value, (bool, int, float)):
         # A spec is typed: "30" is text, and a number written as text is a mistake to point out, not to guess.
-        raise P.ParameterError(key, value, P.declaration(Override.parse(f"{key}=0").name, value).allowed()
+        raise P.ParameterError(key, value, ParameterKey.parse(key).declaration(value).allowed()
                                + " (a TOML number or boolean, not text)")
-    name = Override.parse(f"{key}=0")
-    return Override(name.name, value, name.selector).checked()
+    return Override.at(key, value).checked()
 
 
-def _check_name(key: str) -> None:
-    """A factor or bound key must name a model parameter, optionally for one partner or style."""
-    override = Override.parse(f"{key}=0")
-    decl = P.declaration(override.name, key)
+def _check_name(key: str) -> P.Parameter:
+    """A factor or bound key must name a model parameter, optionally for one partner or style; its declaration."""
+    decl = ParameterKey.parse(key).declaration(key)
     if decl.scope in ("population", "classification", "measurement"):
         raise P.ParameterError(key, key, f"a partner- or couple-level parameter ({decl.scope} settings go in "
                                "[fixed])")
-    Override(override.name, decl.default, override.selector).checked()
+    return decl
 
 
 def _check_bounds(bounds: dict[str, list[float]]) -> None:
     """Each ``[WHO.]NAME = [low, high]`` must name a model parameter and lie within its declared range."""
     for key, (low, high) in bounds.items():
-        _check_name(key)
-        decl = P.PARAMETERS[Override.parse(f"{key}=0").name]
+        decl = _check_name(key)
         if not (decl.low <= low < high <= decl.high):
             raise P.ParameterError(key, [low, high], f"low < high within {decl.low:g}..{decl.high:g}")
+
+
+def check_outcomes(outcomes: list[str], field: str | None = "--outcome") -> None:
+    """Every outcome must be one a sensitivity analysis can analyse (sim.schema.SENSITIVITY_OUTCOMES)."""
+    unknown = [o for o in outcomes if o not in SENSITIVITY_OUTCOMES]
+    if unknown:
+        where = f"{field}: " if field else ""
+        raise SpecError(f"{where}{unknown[0]!r} is not an outcome; expected one of {', '.join(SENSITIVITY_OUTCOMES)}")
 
 
 class Strict(BaseModel):
@@ -118,10 +126,13 @@ class Range(Strict):
     num: int = Field(ge=1, le=LIMITS.levels)
 
     def values(self) -> list[float]:
+        """The range's ``num`` factor levels, from ``start`` to ``stop`` inclusive."""
         return [float(x) for x in np.linspace(self.start, self.stop, self.num)]
 
 
 class PopulationSpec(Strict):
+    """Which couples a spec simulates: one preset pairing, a list of pairings, or a drawn population."""
+
     pairing: str | None = None
     pairings: list[str] | None = None
     drawn: bool = False
@@ -151,10 +162,13 @@ class PopulationSpec(Strict):
 
     @property
     def given(self) -> bool:
+        """Whether the spec names its couples here (else the ``pairing`` factor must)."""
         return self.pairing is not None or self.pairings is not None or self.drawn
 
 
 class Sampling(Strict):
+    """Parameter points sampled within bounds (Latin hypercube or Sobol), crossed with the factors."""
+
     method: Literal["lhs", "sobol"]
     points: int = Field(ge=1, le=LIMITS.points)
     bounds: dict[str, Bounds]
@@ -181,7 +195,6 @@ class StudySpec(Strict):
     @field_validator("formulas")
     @classmethod
     def _formula_syntax(cls, value):
-        from sim.study.formula import FormulaError, parse
         for formula in value:
             try:
                 parse(formula)        # the syntax now; the column names once the dataset's columns are known
@@ -198,6 +211,7 @@ class StudySpec(Strict):
 
     @property
     def wave_days(self) -> tuple[int, int]:
+        """Days of the two measurement waves: after the acclimation days, and ``wave_gap_days`` later."""
         return self.acclimation_days, self.acclimation_days + self.wave_gap_days
 
 
@@ -225,7 +239,6 @@ class SensitivitySpec(Strict):
     @field_validator("outcomes")
     @classmethod
     def _known_outcomes(cls, value):
-        from sim.experiment.sensitivity import check_outcomes
         check_outcomes(value, None)
         return value
 
@@ -237,6 +250,12 @@ class SensitivitySpec(Strict):
 
 
 class Record(Strict):
+    """What a sweep keeps beyond its run table.
+
+    Full daily series of ``sampled_couples`` couples per cell, and per-cell
+    daily statistics every ``series_every`` days.
+    """
+
     sampled_couples: int = Field(2, ge=0, le=1000)
     series_every: int = Field(1, ge=1, le=100_000)
 
@@ -389,10 +408,12 @@ class Design:
 
     @property
     def n_cells(self) -> int:
+        """Number of resolved design cells."""
         return len(self.cells)
 
     @property
     def n_runs(self) -> int:
+        """Number of couple runs in the design: every cell times the spec's replicates."""
         return self.n_cells * (self.spec.replicates or 0)
 
     def chunks(self) -> list[range]:
@@ -422,7 +443,7 @@ def _sample_points(sampling: Sampling, seed: int) -> list[dict[str, float]]:
     low = np.array([sampling.bounds[n][0] for n in names])
     high = np.array([sampling.bounds[n][1] for n in names])
     points = qmc.scale(unit, low, high)
-    return [{name: float(value) for name, value in zip(names, row)} for row in points]
+    return [{name: float(value) for name, value in zip(names, row, strict=True)} for row in points]
 
 
 def resolve(spec: Spec, source: str = "", path: str = "") -> Design:
@@ -432,7 +453,8 @@ def resolve(spec: Spec, source: str = "", path: str = "") -> Design:
         factors["pairing"] = list(spec.population.pairings)
     for key, levels in spec.factors.items():
         factors[key] = levels.values() if isinstance(levels, Range) else list(levels)
-    grid = [dict(zip(factors, combo)) for combo in itertools.product(*factors.values())] if factors else [{}]
+    grid = ([dict(zip(factors, combo, strict=True)) for combo in itertools.product(*factors.values())]
+            if factors else [{}])
     points = _sample_points(spec.sampling, spec.seed) if spec.sampling else [{}]
     cells = [{**g, **s} for g in grid for s in points]
     names = list(factors) + (list(spec.sampling.bounds) if spec.sampling else [])

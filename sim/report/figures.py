@@ -6,36 +6,24 @@ and returns a :class:`Panel`, or None when the results have nothing to show for 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.report import interventions
+from sim.report.panel import Panel
 from sim.report.results import Results
-from sim.schema import CLASSES
+from sim.schema import CLASS_COLOURS, CLASSES, ROLE_COLOURS
 
 SUPPORT = ("responsiveness", "goal_support")
-ROLE_COLOURS = {"a": "#c0392b", "b": "#2471a3"}
-CLASS_COLOURS = {"escalating": "#c0392b", "cycling": "#e67e22", "settling": "#52be80",
-                 "secure-stable": "#1e8449", "dissolved": "#7f8c8d"}
-
-
-@dataclass
-class Panel:
-    """One figure of the report."""
-
-    slug: str
-    title: str
-    caption: str
-    figure: go.Figure
 
 
 def anxious_role(pairing: str) -> str:
     """The partner whose anxiety the report follows: the anxious (or fearful) one, else partner a."""
     styles = pairing.split("-")
-    for role, style in zip("ab", styles):
+    # strict=False: a pairing without a dash ("custom") splits into one piece that is no style; it falls to "a".
+    for role, style in zip("ab", styles, strict=False):
         if style in ("anxious", "fearful"):
             return role
     return "a"
@@ -76,7 +64,8 @@ def _heatmap_row(results: Results, title: str, caption: str, slug: str, value, c
         grid = _grid(cells[cells.pairing == pairing], column)
         fig.add_trace(go.Heatmap(
             x=grid.columns, y=grid.index, z=grid.to_numpy(), coloraxis="coloraxis",
-            hovertemplate="responsiveness %{y:.2f}<br>goal support %{x:.2f}<br>" + colorbar + " %{z:.3f}<extra></extra>"),
+            hovertemplate="responsiveness %{y:.2f}<br>goal support %{x:.2f}<br>" + colorbar
+            + " %{z:.3f}<extra></extra>"),
             row=1, col=i)
         fig.update_xaxes(title_text="goal support", row=1, col=i)
     fig.update_yaxes(title_text="responsiveness", row=1, col=1)
@@ -88,6 +77,7 @@ def _heatmap_row(results: Results, title: str, caption: str, slug: str, value, c
 
 
 def escalation_heatmaps(results: Results) -> Panel | None:
+    """Share of couples escalating or cycling over responsiveness x goal support, one heatmap per pairing."""
     if not _has_support_grid(results):
         return None
     cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
@@ -102,6 +92,7 @@ def escalation_heatmaps(results: Results) -> Panel | None:
 
 
 def intensity_heatmaps(results: Results) -> Panel | None:
+    """Mean cycle intensity over responsiveness x goal support, one heatmap per pairing on one scale."""
     if not _has_support_grid(results):
         return None
     top = float(np.nanmax(results.cells["intensity_mean_mean"])) or 1.0
@@ -114,6 +105,7 @@ def intensity_heatmaps(results: Results) -> Panel | None:
 
 
 def anxiety_heatmaps(results: Results) -> Panel | None:
+    """Change in the anxious partner's attachment anxiety over responsiveness x goal support, per pairing."""
     if not _has_support_grid(results):
         return None
     cells = results.cells
@@ -132,6 +124,7 @@ def anxiety_heatmaps(results: Results) -> Panel | None:
 
 
 def regime_map(results: Results) -> Panel | None:
+    """The classification most couples in each cell received, per pairing, and where half escalate or keep cycling."""
     if not _has_support_grid(results):
         return None
     cells = results.cells
@@ -205,11 +198,12 @@ def _cell_label(results: Results, cell: pd.Series) -> str:
 
 
 def trajectories(results: Results) -> Panel | None:
+    """Median and middle half of both partners' daily pursuit and withdrawal, in an escalating and a settling cell."""
     chosen = chosen_cells(results)
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q25", "q50", "q75"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen)]
+    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen, strict=True)]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.04)
     for col, cell in enumerate(chosen, start=1):
         part = series[series.cell == cell["cell"]]
@@ -244,11 +238,12 @@ def _fade(colour: str, alpha: float = 0.18) -> str:
 
 
 def phase_portrait(results: Results) -> Panel | None:
+    """Anxious partner's pursuit against the other's withdrawal, day by day, in an escalating and a settling cell."""
     chosen = chosen_cells(results)
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q50"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen)]
+    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen, strict=True)]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.06)
     for col, cell in enumerate(chosen, start=1):
         pursuer = anxious_role(str(cell["pairing"])) if "-" in str(cell["pairing"]) else "a"
@@ -273,6 +268,7 @@ def phase_portrait(results: Results) -> Panel | None:
 
 
 def support_balance(results: Results) -> Panel | None:
+    """Anxiety change against goal support at low, medium and high responsiveness, with confidence bands."""
     if not _has_support_grid(results):
         return None
     cells = results.cells
@@ -354,7 +350,8 @@ def other_factors(results: Results) -> Panel | None:
                                      legendgroup=pairing, showlegend=False, mode="lines+markers",
                                      error_y=dict(type="data", symmetric=False,
                                                   array=part["intensity_mean_ci_high"] - part["intensity_mean_mean"],
-                                                  arrayminus=part["intensity_mean_mean"] - part["intensity_mean_ci_low"])),
+                                                  arrayminus=part["intensity_mean_mean"]
+                                                  - part["intensity_mean_ci_low"])),
                           row=1, col=2)
         fig.update_xaxes(title_text=name)
         fig.update_layout(height=400)
@@ -432,5 +429,4 @@ BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_ma
 
 def all_panels(results: Results) -> list[Panel]:
     """Every figure the results support, in reading order (interventions first, when there are any)."""
-    from sim.report import interventions   # it builds on this module's Panel and helpers
     return [panel for build in interventions.BUILDERS + BUILDERS if (panel := build(results)) is not None]

@@ -14,8 +14,9 @@ from plotly.subplots import make_subplots
 from scipy import stats
 
 from sim import params as P
-from sim.report.figures import Panel
+from sim.report.panel import Panel
 from sim.report.results import Results
+from sim.schema import window_length
 
 NONE = "none"
 ACTIVE = ("escalating", "cycling")
@@ -129,7 +130,7 @@ def intervention_effects(results: Results) -> Panel | None:
     effects = paired_effects(results)
     if effects.empty:
         return None
-    late_days = results.days - max(1, min(90, -(-results.days // 4))) + 1
+    late_days = results.days - window_length(results.days) + 1
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=[
         "share of escalating couples that settle with it", f"fall in mean intensity, days {late_days}-{results.days}"])
     for i, (day, part) in enumerate(effects.groupby("start_day")):
@@ -141,7 +142,8 @@ def intervention_effects(results: Results) -> Panel | None:
                                            f"<extra>{label}</extra>"), row=1, col=1)
         fig.add_trace(go.Bar(x=part["intervention"], y=part["reduction"], name=label, legendgroup=label,
                              marker_color=colour, showlegend=False,
-                             error_y=dict(type="data", symmetric=False, array=part["reduction_high"] - part["reduction"],
+                             error_y=dict(type="data", symmetric=False,
+                                          array=part["reduction_high"] - part["reduction"],
                                           arrayminus=part["reduction"] - part["reduction_low"]),
                              customdata=part[["late_without", "late_with"]],
                              hovertemplate="%{x}<br>%{customdata[0]:.3f} without, %{customdata[1]:.3f} with: "

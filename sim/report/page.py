@@ -8,7 +8,8 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from sim.report.figures import Panel, all_panels
+from sim.report.figures import all_panels
+from sim.report.panel import Panel
 from sim.report.results import Results, load
 from sim.storage import atomic_output
 

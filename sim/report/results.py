@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -29,10 +30,12 @@ class Results:
 
     @property
     def factor_names(self) -> list[str]:
+        """The design's factor names, as the manifest records them."""
         return list(self.manifest.get("factor_names", []))
 
     @property
     def days(self) -> int:
+        """Days each couple was simulated, from the resolved spec."""
         return int(self.manifest["spec_resolved"]["spec"]["days"])
 
     def runs(self, columns: Sequence[str]) -> pd.DataFrame:

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sim import params as P
+from sim.engine import simulate
+from sim.experiment.populations import cohort_population
 from sim.experiment.spec import Spec
-from sim.population import ROLES, make_population, style_of
 from sim.randomness import measurement_draws
+from sim.selectors import ROLES, style_of
 
 # Measurement draws per person: anxiety and avoidance at T1 and T2, perceived
 # responsiveness and goal support at T1 and T2.
@@ -40,16 +42,10 @@ def cohort(spec: Spec, sample: int, couples: int | None = None) -> pd.DataFrame:
     """One virtual cohort, one row per person; couples named by spawn key (sample, couple)."""
     study = spec.study
     n = couples or study.couples
-    fixed = [f"{key}={value}" for key, value in spec.fixed.items()
-             if P.PARAMETERS[key.split(".")[-1]].scope != "measurement"]
-    pairing = spec.population.pairing
-    pop = make_population(None if spec.population.drawn else pairing, n, spec.seed,
-                          drawn=spec.population.drawn, overrides=fixed,
-                          spawn_keys=[(sample, c) for c in range(n)])
+    pop = cohort_population(spec, sample, n)
     t1, t2 = study.wave_days
     window = study.window_days
     days = sorted(set(range(t1 - window + 1, t1 + 1)) | set(range(t2 - window + 1, t2 + 1)))
-    from sim.engine import simulate
     result = simulate(pop, t2, snapshot_days=days)
     snap = result.snapshots
 

@@ -10,13 +10,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sim.report.figures import Panel
 from sim.report.page import render_page, run_table
+from sim.report.panel import Panel
 from sim.storage import atomic_output
 from sim.study.analysis import GOAL, INTERACTION, MAIN_FORMULA, RESPONSIVENESS, with_centred
 
 
 def interaction_plot(data: pd.DataFrame, main: dict[str, Any]) -> Panel:
+    """Predicted later anxiety against perceived goal support at low, mean and high responsiveness."""
     terms = {k: v["estimate"] for k, v in main["terms"].items()}
     centred = with_centred(data)
     sd_g = centred[GOAL].std()
@@ -42,13 +43,14 @@ def interaction_plot(data: pd.DataFrame, main: dict[str, Any]) -> Panel:
 
 
 def coefficient_table(fits: list[dict[str, Any]]) -> Panel:
+    """Every fitted model's coefficients with standard errors, 95% confidence intervals and p-values."""
     rows = []
     for fitted in fits:
         for i, (term, t) in enumerate(fitted["terms"].items()):
             rows.append([fitted["formula"] if i == 0 else "", term,
                          f"{t['estimate']:+.3f}", f"{t['se']:.3f}", f"[{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]",
                          f"{t['p']:.4f}"])
-    columns = list(zip(*rows)) if rows else [[]] * 6
+    columns = list(zip(*rows, strict=True)) if rows else [[]] * 6
     fig = go.Figure(go.Table(
         header=dict(values=["formula", "term", "estimate", "SE", "95% CI", "p"], align="left",
                     fill_color="#d6eaf8"),
@@ -62,6 +64,7 @@ def coefficient_table(fits: list[dict[str, Any]]) -> Panel:
 
 
 def power_curve(summary: pd.DataFrame) -> Panel:
+    """Power of each term of the main model against the number of couples studied, by simulation."""
     main = summary[summary.formula == MAIN_FORMULA]
     fig = go.Figure()
     for term, part in main.groupby("term", sort=False):
@@ -78,6 +81,7 @@ def power_curve(summary: pd.DataFrame) -> Panel:
 
 
 def perception_scatter(data: pd.DataFrame) -> Panel:
+    """Each person's perceived responsiveness and goal support at T1 against what their partner gives."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["responsiveness", "goal support"], shared_yaxes=True)
     for col, (given, perceived) in enumerate((("responsiveness_received", "perceived_responsiveness_t1"),
                                               ("goal_support_received", "perceived_goal_support_t1")), start=1):

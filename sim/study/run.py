@@ -14,13 +14,23 @@ from typing import Any
 
 import pandas as pd
 
-from sim.experiment.runner import Progress, available_cores, bounded_map, make_executor
+from sim.experiment.execution import Execution
 from sim.experiment.spec import Design
-from sim.manifest import build as build_manifest
 from sim.manifest import now
+from sim.manifest import of_design as manifest_of_design
 from sim.storage import atomic_output, write_json, write_parquet
-from sim.study.analysis import INTERACTION, MAIN_FORMULA, analyse, check_formula, public, table, with_centred
+from sim.study.analysis import (
+    INTERACTION,
+    MAIN_FORMULA,
+    FormulaError,
+    analyse,
+    check_formula,
+    public,
+    table,
+    with_centred,
+)
 from sim.study.cohort import cohort
+from sim.study.report import write_report
 
 
 class StudyError(ValueError):
@@ -33,7 +43,6 @@ def _formulas(design: Design, extra: list[str]) -> list[str]:
 
 def check_formulas(design: Design, formulas: list[str], field: str | None = None) -> None:
     """Every formula must parse and name dataset columns (or their centred ``_c`` copies)."""
-    from sim.study.analysis import FormulaError
     columns = with_centred(cohort(design.spec, 0, couples=2)).columns
     for formula in [MAIN_FORMULA, *formulas]:
         try:
@@ -75,7 +84,7 @@ def n_for_power(summary: pd.DataFrame, term: str, formula: str = MAIN_FORMULA, t
     """Smallest cohort size reaching ``target`` power for a term, interpolating the power curve linearly."""
     curve = summary[(summary.term == term) & (summary.formula == formula)].sort_values("n")
     ns, power = curve["n"].to_numpy(float), curve["power"].to_numpy(float)
-    for i, (n, p) in enumerate(zip(ns, power)):
+    for i, (n, p) in enumerate(zip(ns, power, strict=True)):
         if p >= target:
             if i == 0:
                 return float(n)
@@ -112,18 +121,10 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
     sizes = sizes or [spec.study.couples]
     summary = None
     if samples > 1 or len(sizes) > 1:
-        tasks = ((s, n) for n in sizes for s in range(samples))
-        progress = Progress(samples * len(sizes), stream=progress_stream, unit="cohort")
-        choice = make_executor(workers, dask)
-        rows: list[dict[str, Any]] = []
-        try:
-            for _, terms in bounded_map(choice.executor, sample_terms, ((design, s, n, formulas) for s, n in tasks),
-                                        4 * max(1, workers or available_cores())):
-                rows.extend(terms)
-                progress.advance(1)
-        finally:
-            progress.close()
-            choice.close()
+        tasks = ((design, s, n, formulas) for n in sizes for s in range(samples))
+        with Execution(workers, dask, total=samples * len(sizes), unit="cohort", per_worker=4,
+                       progress_stream=progress_stream) as execution:
+            rows: list[dict[str, Any]] = [row for _, terms in execution.results(sample_terms, tasks) for row in terms]
         power_rows = pd.DataFrame(rows).sort_values(["n", "sample", "formula", "term"], kind="stable") \
             .reset_index(drop=True)
         write_parquet(power_rows, out / "power_samples.parquet")
@@ -131,7 +132,7 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
         write_parquet(summary, out / "power.parquet")
         needed = n_for_power(summary, INTERACTION)
         analysis["power"] = {
-            "samples": samples, "sizes": sizes, "executor": choice.description,
+            "samples": samples, "sizes": sizes, "executor": execution.description,
             "terms": summary.to_dict("records"),
             "n_for_80_percent_power_interaction": needed,
         }
@@ -140,14 +141,10 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
     with atomic_output(out / "analysis.txt") as tmp:
         tmp.write_text(text)
     seconds = time.perf_counter() - started
-    manifest = build_manifest(command="study", name=spec.name, purpose=spec.purpose, spec_file=design.path,
-                              spec_as_given=design.source, spec_resolved=design.resolved(), root_seed=spec.seed,
-                              seed_rule="SeedSequence(root_seed, spawn_key=(sample, couple))", samples=samples,
-                              fingerprint=design.fingerprint(),
-                              sizes=sizes, formulas=[MAIN_FORMULA, *formulas], started=started_at, finished=now(),
-                              seconds=round(seconds, 3))
+    manifest = manifest_of_design(design, "study", started_at, seconds,
+                                  seed_rule="SeedSequence(root_seed, spawn_key=(sample, couple))", samples=samples,
+                                  sizes=sizes, formulas=[MAIN_FORMULA, *formulas])
     write_json(manifest, out / "manifest.json")
-    from sim.study.report import write_report
     report = write_report(out, data, fits, summary, manifest)
     return {"out": out, "fits": fits, "summary": summary, "seconds": seconds, "report": report}
 
@@ -160,6 +157,6 @@ def _power_text(summary: pd.DataFrame, needed: float | None) -> str:
         for r in part.itertuples():
             lines.append(f"    {r.term:<64} power {r.power:5.2f}   estimate {r.estimate_mean:+.3f} "
                          f"(SD {r.estimate_sd:.3f})")
-    lines.append(f"  couples needed for 80% power on the interaction: "
-                 f"{'%.0f' % needed if needed is not None else 'more than the largest N tried'}")
+    needed_text = f"{needed:.0f}" if needed is not None else "more than the largest N tried"
+    lines.append(f"  couples needed for 80% power on the interaction: {needed_text}")
     return "\n".join(lines) + "\n"

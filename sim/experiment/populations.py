@@ -1,0 +1,80 @@
+"""The one place where a spec becomes couples: a sweep's cells, a sensitivity analysis' points, a cohort.
+
+Every driver of a spec builds its couples here, so the spec's population,
+its [fixed] parameters (typed overrides, ``[WHO.]NAME = value``) and its
+seeding rule are applied the same way everywhere. Couples are seeded by
+``SeedSequence(spec.seed, spawn_key=...)`` with the spawn keys the caller
+names, so a couple is the same wherever and in whatever company it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.experiment.spec import Design, Spec
+from sim.population import Override, Population, make_population
+from sim.selectors import ParameterKey
+
+CATEGORICAL_FACTORS = ("pairing", "intervention")   # factors whose levels are names, not parameter values
+
+
+def fixed_overrides(spec: Spec) -> list[Override]:
+    """The spec's [fixed] parameters as typed overrides; measurement settings are the study's, not the couples'."""
+    return [Override.at(key, value) for key, value in spec.fixed.items()
+            if ParameterKey.parse(key).declaration(value).scope != "measurement"]
+
+
+def spec_population(spec: Spec, spawn_keys: Sequence[tuple[int, ...]], values: Mapping[str, Any] | None = None,
+                    pairing: str | None = None) -> Population:
+    """Couples of the spec's population (or of ``pairing``), one per spawn key, with ``values`` set per couple."""
+    return make_population(pairing or spec.population.pairing, len(spawn_keys), spec.seed,
+                           drawn=spec.population.drawn and pairing is None, overrides=fixed_overrides(spec),
+                           spawn_keys=spawn_keys, values=values)
+
+
+def cells_population(design: Design, cells: range) -> Population:
+    """The couples of a range of sweep cells: replicate r of cell c has spawn key (seed cell of c, r).
+
+    The seed cell is the cell itself, except that cells differing only in the
+    intervention share seeds (Design.seed_cell).
+    """
+    spec = design.spec
+    reps = spec.replicates
+    spawn = [(design.seed_cell(c), r) for c in cells for r in range(reps)]
+    couple_cells = np.repeat(np.arange(len(cells)), reps)
+    values = {name: np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
+              for name in design.factor_names if name not in CATEGORICAL_FACTORS}
+    if "pairing" not in design.factor_names:
+        pop = spec_population(spec, spawn, values)
+    else:
+        pop = Population.concat([spec_population(spec, spawn[i * reps:(i + 1) * reps],
+                                                 {k: v[i * reps:(i + 1) * reps] for k, v in values.items()},
+                                                 pairing=design.cells[c]["pairing"])
+                                 for i, c in enumerate(cells)])
+    if "intervention" in design.factor_names:
+        for i, c in enumerate(cells):
+            pop = pop.with_intervention(design.cells[c]["intervention"], spec.interventions,
+                                        couples=slice(i * reps, (i + 1) * reps))
+    return pop
+
+
+def points_population(spec: Spec, names: Sequence[str], points: np.ndarray, first: int) -> Population:
+    """``spec.replicates`` couples at each sample point (row of ``points`` over ``names``), spawn key (point, r).
+
+    Integer parameters are rounded to whole values, as their declarations require.
+    """
+    reps = spec.replicates
+    spawn = [(first + i, r) for i in range(len(points)) for r in range(reps)]
+    values = {}
+    for j, key in enumerate(names):
+        column = np.repeat(points[:, j], reps)
+        values[key] = np.round(column) if ParameterKey.parse(key).declaration().kind is int else column
+    return spec_population(spec, spawn, values)
+
+
+def cohort_population(spec: Spec, sample: int, couples: int) -> Population:
+    """Cohort ``sample`` of a virtual study: couples with spawn keys (sample, 0..couples-1)."""
+    return spec_population(spec, [(sample, c) for c in range(couples)])
