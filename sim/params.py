@@ -227,6 +227,17 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("support_sd", 0.15, 0, 0.5, UNIT,
               "Spread of responsiveness and goal support around the style's typical level.",
               "assumption", "population", "population"),
+    Parameter("preset_spread", 1.0, 0, 1, UNIT,
+              "How much of trait_sd and support_sd a preset's couples are drawn with: 1 makes every couple of a "
+              "pairing a different pair of people around the styles' centres; 0 makes them identical (clones, "
+              "for teaching one couple's mechanics).",
+              "Fraley, Hudson, Heffernan & Segal 2015 (attachment dimensions are continuous: a style is a region, "
+              "not a point); spread assumption", "population", "population"),
+    Parameter("partner_similarity", 0.6, 0, 0.9, UNIT,
+              "Correlation of the two partners' places within their styles, dimension by dimension: a relatively "
+              "secure person tends to be with a relatively secure partner.",
+              "Collins & Read 1990; Strauss, Morry & Kito 2012 (partners' attachment is correlated, as reviewed "
+              "by Hudson, Fraley, Brumbaugh & Vicary 2014); size assumption", "population", "population"),
     # --- measurement in virtual studies -----------------------------------------
     Parameter("ecr_error_sd", 0.3, 0, 3, ECR,
               "SD of the measurement error of an ECR-R scale score (anxiety or avoidance) at a study wave.",

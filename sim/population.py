@@ -180,13 +180,39 @@ def _check_pairing(pairing: str) -> tuple[str, str]:
     return first, second
 
 
-def _preset_values(pairing: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _preset_values(pairing: str, keys: np.ndarray, settings: dict[str, Any]
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Both partners' styles from the pairing; traits and support drawn around the styles' centres.
+
+    ``preset_spread`` scales the spread: at 0 every couple of the pairing is the same pair of people.
+    """
+    n = len(keys)
     styles = np.array([_check_pairing(pairing)] * n, dtype=object).reshape(n, 2)
-    values = {name: np.empty((n, 2)) for name in ("anxiety", "avoidance", "responsiveness", "goal_support")}
-    for col, style in enumerate(styles[0] if n else []):
-        values["anxiety"][:, col], values["avoidance"][:, col] = STYLE_TRAITS[style]
-        values["responsiveness"][:, col], values["goal_support"][:, col] = STYLE_SUPPORT[style]
-    return styles, values
+    index = np.array([[STYLES.index(s) for s in _check_pairing(pairing)]] * n, dtype=np.int64).reshape(n, 2)
+    _, normal = setup_draws(keys)
+    return styles, _around_centres(index, normal, settings, settings["preset_spread"])
+
+
+def _around_centres(index: np.ndarray, normal: np.ndarray, settings: dict[str, Any], spread: float
+                    ) -> dict[str, np.ndarray]:
+    """Traits and support of partners of the styles ``index`` (couples, 2), spread around the styles' centres.
+
+    ``normal`` (couples, 2, 4) are the couple's setup draws (anxiety, avoidance, responsiveness, goal support).
+    Partner b's trait draws are correlated with partner a's, dimension by dimension, by
+    ``partner_similarity``.
+    """
+    traits = np.array([STYLE_TRAITS[s] for s in STYLES])[index]          # (n, 2, 2)
+    support = np.array([STYLE_SUPPORT[s] for s in STYLES])[index]        # (n, 2, 2)
+    rho = settings["partner_similarity"]
+    z = normal.copy()
+    z[:, 1, :2] = rho * normal[:, 0, :2] + np.sqrt(1.0 - rho * rho) * normal[:, 1, :2]
+    sd_t, sd_s = spread * settings["trait_sd"], spread * settings["support_sd"]
+    return {
+        "anxiety": np.clip(traits[..., 0] + sd_t * z[..., 0], 1.0, 7.0),
+        "avoidance": np.clip(traits[..., 1] + sd_t * z[..., 1], 1.0, 7.0),
+        "responsiveness": np.clip(support[..., 0] + sd_s * z[..., 2], 0.0, 1.0),
+        "goal_support": np.clip(support[..., 1] + sd_s * z[..., 3], 0.0, 1.0),
+    }
 
 
 def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -202,16 +228,7 @@ def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarra
     second = np.minimum((np.cumsum(conditional, axis=1) <= uniform[:, 1:2]).sum(axis=1), 3)
     index = np.stack([first, second], axis=1)
     styles = np.array(STYLES, dtype=object)[index]
-    traits = np.array([STYLE_TRAITS[s] for s in STYLES])[index]          # (n, 2, 2)
-    support = np.array([STYLE_SUPPORT[s] for s in STYLES])[index]        # (n, 2, 2)
-    sd_t, sd_s = settings["trait_sd"], settings["support_sd"]
-    values = {
-        "anxiety": np.clip(traits[..., 0] + sd_t * normal[..., 0], 1.0, 7.0),
-        "avoidance": np.clip(traits[..., 1] + sd_t * normal[..., 1], 1.0, 7.0),
-        "responsiveness": np.clip(support[..., 0] + sd_s * normal[..., 2], 0.0, 1.0),
-        "goal_support": np.clip(support[..., 1] + sd_s * normal[..., 3], 0.0, 1.0),
-    }
-    return styles, values
+    return styles, _around_centres(index, normal, settings, 1.0)
 
 
 def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = 0,
@@ -259,7 +276,7 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         traits = {}
         pairing_names = np.array(["custom"] * n_couples, dtype=object)
     else:
-        styles, traits = _preset_values(pairing, n_couples)
+        styles, traits = _preset_values(pairing, keys, settings)
         pairing_names = np.array([pairing] * n_couples, dtype=object)
 
     partner = {name: np.full((n_couples, 2), float(P.PARAMETERS[name].default)) for name in P.names("partner")}

@@ -38,8 +38,9 @@ def test_couples_population_and_per_partner_overrides(tmp_path):
     out = tmp_path / "p.parquet"
     assert main(["run", "--population", "--couples", "40", "--days", "30", "--out", str(out)]) == 0
     assert pd.read_parquet(out)["couple_id"].nunique() == 40
+    # Identical couples (preset_spread=0), so the preset's own levels show where no override reached.
     assert main(["run", "--couples", "2", "--days", "10", "--set", "avoidant.responsiveness=0.9",
-                 "--set", "a.anxiety=6.5", "--out", str(out)]) == 0
+                 "--set", "a.anxiety=6.5", "--set", "preset_spread=0", "--out", str(out)]) == 0
     table = pd.read_parquet(out)
     first = table[table.day == 0]
     assert first[first.role == "b"]["responsiveness"].eq(0.9).all()

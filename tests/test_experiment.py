@@ -192,7 +192,7 @@ def test_pairing_as_a_factor_with_support_fixed_for_one_style(tmp_path):
     from sim.experiment.populations import cells_population as population_for
     spec = write_spec(tmp_path, BASE.replace('[population]\npairing = "anxious-avoidant"\n', "")
                       + '[factors]\npairing = ["anxious-avoidant", "secure-secure"]\n'
-                        '[fixed]\n"avoidant.responsiveness" = 0.9\n')
+                        '[fixed]\n"avoidant.responsiveness" = 0.9\npreset_spread = 0\n')  # clones: levels show
     design = load(spec)
     pop = population_for(design, range(design.n_cells))
     anxious_avoidant = pop.pairing == "anxious-avoidant"

@@ -145,7 +145,9 @@ def test_intervention_sweep_compares_each_couple_with_itself_and_reports_it(tmp_
 
 def test_cli_run_takes_interventions_and_refuses_bad_ones_writing_nothing(tmp_path, capsys):
     out = tmp_path / "run.parquet"
-    assert main(["run", "--couples", "3", "--days", "200", "--set", "shock_day=30", "--intervene",
+    # Identical couples (preset_spread=0): the avoidant partner's preset responsiveness is 0.3 before day 100.
+    assert main(["run", "--couples", "3", "--days", "200", "--set", "shock_day=30", "--set", "preset_spread=0",
+                 "--intervene",
                  "checkin-ritual from=100", "--intervene", "a.conflict=2 from=150", "--out", str(out)]) == 0
     daily = pd.read_parquet(out)
     b = daily[daily.role == "b"].set_index(["couple_id", "day"])["responsiveness"]

@@ -32,7 +32,8 @@ def test_every_preset_runs(preset):
 
 def test_update_is_simultaneous_so_order_cannot_decide_who_pursues():
     """Without noise, the avoidant-anxious couple is the anxious-avoidant couple mirrored."""
-    quiet = ["stress_sd=0", "perception_noise=0", "shock_day=20"]
+    # Identical partners to their presets' centres (preset_spread=0), so the mirror image is exact.
+    quiet = ["stress_sd=0", "perception_noise=0", "shock_day=20", "preset_spread=0"]
     ab = CoupleModel("anxious-avoidant", seed=3, overrides=quiet, days=60).run().daily_table()
     ba = CoupleModel("avoidant-anxious", seed=3, overrides=quiet, days=60).run().daily_table()
     for col in ("distress", "pursuit", "withdrawal", "anxiety"):
@@ -88,9 +89,35 @@ def test_drawn_population_matches_prevalence_and_pairing():
 
 
 def test_overrides_reach_the_right_partner():
-    pop = make_population("anxious-avoidant", 2, 0, overrides=["avoidant.responsiveness=0.9", "a.goal_support=0.1"])
+    pop = make_population("anxious-avoidant", 2, 0, overrides=["avoidant.responsiveness=0.9", "a.goal_support=0.1",
+                                                              "preset_spread=0"])   # clones: the levels show
     assert pop.partner["responsiveness"][:, 1].tolist() == [0.9, 0.9]
     assert pop.partner["responsiveness"][:, 0].tolist() == [0.5, 0.5]
     assert pop.partner["goal_support"][:, 0].tolist() == [0.1, 0.1]
     model = CoupleModel(population=pop)
     assert model.couples[0][1].responsiveness == 0.9
+
+
+def test_preset_couples_are_different_people_around_their_styles():
+    """Within a preset, traits and support spread around the style's centre by trait_sd and support_sd.
+
+    With 4,000 couples the SD of a sample SD is about sd / sqrt(2 n) (under 2% of it), and clipping at the
+    scale ends removes little this far inside the scale; so 10% is a margin of several standard errors.
+    """
+    pop = make_population("anxious-avoidant", 4000, 3)
+    anxiety, responsiveness = pop.partner["anxiety"], pop.partner["responsiveness"]
+    assert abs(anxiety[:, 0].mean() - 5.0) < 0.05 and abs(anxiety[:, 1].mean() - 2.5) < 0.05
+    assert abs(anxiety[:, 0].std() - 0.6) < 0.06
+    assert abs(responsiveness[:, 1].std() - 0.15) < 0.015
+    assert (pop.style == np.array(["anxious", "avoidant"], dtype=object)).all()   # the pairing names the styles
+    clones = make_population("anxious-avoidant", 50, 3, overrides=["preset_spread=0"])
+    assert (clones.partner["anxiety"] == [5.0, 2.5]).all() and (clones.partner["goal_support"] == [0.4, 0.6]).all()
+
+
+def test_partners_are_similar_within_their_styles():
+    """Partner b's trait deviations correlate with partner a's by partner_similarity (se about 1/sqrt(n))."""
+    for rho in (0.0, 0.6):
+        pop = make_population("secure-secure", 6000, 5, overrides=[f"partner_similarity={rho}", "trait_sd=0.4"])
+        for trait in ("anxiety", "avoidance"):
+            r = np.corrcoef(pop.partner[trait][:, 0], pop.partner[trait][:, 1])[0, 1]
+            assert abs(r - rho) < 0.06, (trait, rho, r)       # 0.06 is about 4.6 standard errors at n = 6,000

@@ -61,13 +61,15 @@ def cells_population(design: Design, cells: range) -> Population:
     return pop
 
 
-def points_population(spec: Spec, names: Sequence[str], points: np.ndarray, first: int) -> Population:
-    """``spec.replicates`` couples at each sample point (row of ``points`` over ``names``), spawn key (point, r).
+def points_population(spec: Spec, names: Sequence[str], points: np.ndarray) -> Population:
+    """``spec.replicates`` couples at each sample point (row of ``points`` over ``names``).
 
-    Integer parameters are rounded to whole values, as their declarations require.
+    The same couples at every point (spawn key (r,) for replicate r: common random numbers), so an elementary
+    effect or a variance share compares the same people under two settings, not two different groups of
+    people. Integer parameters are rounded to whole values, as their declarations require.
     """
     reps = spec.replicates
-    spawn = [(first + i, r) for i in range(len(points)) for r in range(reps)]
+    spawn = [(r,) for _ in range(len(points)) for r in range(reps)]
     values = {}
     for j, key in enumerate(names):
         column = np.repeat(points[:, j], reps)

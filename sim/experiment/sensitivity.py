@@ -3,7 +3,8 @@
 Morris screening costs r(p+1) sample points, Sobol with Saltelli sampling
 N(p+2) for first-order and total indices (theory.md s.6 gives N(2p+2), which
 adds second-order indices). Every sample point is run with the spec's
-``replicates`` couples (spawn keys (point, replicate)), whose outcomes are
+``replicates`` couples, the same at every point (spawn keys (replicate,): common random
+numbers, so the indices measure the parameters, not the differences between groups of people), whose outcomes are
 averaged before analysis; points run in chunks through sim.experiment.execution.
 """
 
@@ -83,7 +84,7 @@ def evaluate_points(design: Design, names: list[str], points: np.ndarray, first:
     spec = design.spec
     reps = spec.replicates
     n_points = len(points)
-    pop = points_population(spec, names, points, first)
+    pop = points_population(spec, names, points)
     out = simulate(pop, spec.days).outcomes
     out["share_escalating"] = (out["classification"] == "escalating").astype(float)
     out["share_escalating_or_cycling"] = out["classification"].isin(["escalating", "cycling"]).astype(float)
@@ -142,6 +143,8 @@ def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None
     write_parquet(samples.merge(results, on="point"), out / "samples.parquet")
     seconds = time.perf_counter() - started
     manifest = manifest_of_design(design, "sensitivity", started_at, seconds, method=method, problem=prob,
+                                  seed_rule="SeedSequence(root_seed, spawn_key=(replicate,)): the same couples at "
+                                            "every sample point (common random numbers)",
                                   sample_points=len(points), couples_per_point=spec.replicates,
                                   runs=len(points) * spec.replicates, outcomes=outcomes)
     write_json(manifest, out / "manifest.json")
