@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--couples", type=_whole_number(1, LIMITS.couples), default=1,
                      help="number of couples (default 1)")
     run.add_argument("--population", action="store_true",
-                     help="draw the partners' styles too (prevalence, assortative pairing) instead of the preset's pairing")
+                     help="draw the partners' styles too (prevalence, assortative pairing) instead of the "
+                          "preset's pairing")
     run.add_argument("--days", type=_whole_number(1, LIMITS.days), default=365, help="days to simulate (default 365)")
     run.add_argument("--seed", type=_whole_number(0, 2**63 - 1), default=0, help="root seed (default 0)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[WHO.]NAME=VALUE",

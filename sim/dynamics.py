@@ -67,6 +67,16 @@ def daily_stressor(stress_mean, stress_sd, z, shock):
     return np.maximum(stress_mean + stress_sd * z, 0.0) + shock
 
 
+def conflict_event(u_occurs, u_size, rate, severity):
+    """Distress drive of today's conflict, shared by both partners.
+
+    ``c(t) = [u1(t) < lambda] * (-kappa log u2(t))``: a conflict breaks out with
+    chance ``lambda`` a day, and its size is exponential with mean ``kappa``,
+    with ``u1`` and ``u2`` the couple's two conflict uniforms of the day.
+    """
+    return (u_occurs < rate) * (-severity * np.log(u_size))
+
+
 def appraised_threat(a, v, partner_withdrawal, partner_pursuit, perceived_goal_support,
                      perceived_responsiveness, distance_sensitivity, pressure_sensitivity,
                      goal_support_as_distance):

@@ -91,6 +91,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     low, high = interventions.declared_bounds()
     _loop().run_couples(state[b], params.profiles, params.index[b], keys[b], days,
                 couple["shock_day"][b].astype(np.int64), couple["shock_size"][b].astype(float),
+                couple["conflict_rate"][b].astype(float), couple["conflict_severity"][b].astype(float),
                 couple["dissolution"][b].astype(np.bool_), couple["dissolution_distress"][b].astype(float),
                 couple["dissolution_days"][b].astype(np.int64), tracker.acc[b], tracker.window,
                 tracker.late_start, tracker.swing_margin[b], tracker.settle_tolerance[b], aggregates.hist,
@@ -127,17 +128,20 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 from sim.dynamics import PartnerState
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.outcomes import Acc, accumulate_couple, aggregate_couple
-from sim.randomness import NORMALS_PER_DAY, couple_day_normals
+from sim.randomness import NORMALS_PER_DAY, couple_day_conflict, couple_day_normals
 
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
+conflict_event = EQUATIONS["conflict_event"]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def run_couples(state, profiles, index, keys, days, shock_day, shock_size, can_dissolve, dissolution_distress,
+def run_couples(state, profiles, index, keys, days, shock_day, shock_size, conflict_rate, conflict_severity,
+                can_dissolve, dissolution_distress,
                 dissolution_days, acc, window, late_start, swing_margin, settle_tolerance, hist, sums, groups,
                 together, keep_slot, series, series_together, day_slot, snapshots, schedule, planned, low, high):
     normals = np.empty((2, NORMALS_PER_DAY))
+    conflict = np.empty(2)
     ka = np.empty(profiles.shape[2])
     kb = np.empty(profiles.shape[2])
     for c in range(state.shape[0]):
@@ -168,6 +172,9 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, can_d
                 continue
             couple_day_normals(keys[c], day, normals)
             shock = shock_size[c] if day == shock_day[c] else 0.0
+            if conflict_rate[c] > 0.0:
+                couple_day_conflict(keys[c], day, conflict)
+                shock += conflict_event(conflict[0], conflict[1], conflict_rate[c], conflict_severity[c])
             if planned[c]:
                 conflict_a = SCHEDULED_PARAMETERS(profiles[index[c], 0], ka, schedule[c], 0, day, low, high)
                 conflict_b = SCHEDULED_PARAMETERS(profiles[index[c], 1], kb, schedule[c], 1, day, low, high)

@@ -100,6 +100,16 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("shock_size", 1.5, 0, 5, "distress drive",
               "Extra distress drive of the conflict shock on its day.",
               "assumption", "couple", "stress"),
+    Parameter("conflict_rate", 0.0, 0, 1, "per day",
+              "Chance that a conflict breaks out on a day, for both partners at once (beside any scheduled "
+              "shock); 0 keeps conflicts to the scheduled shock. Conflicts are discrete, recurring episodes in "
+              "couples' diaries.",
+              "Papp, Cummings & Goeke-Morey 2009 (marital conflict in diaries: recurring episodes); rate "
+              "assumption", "couple", "stress"),
+    Parameter("conflict_severity", 0.8, 0, 5, "distress drive",
+              "Mean extra distress drive of a conflict on its day; sizes are exponentially distributed (many "
+              "small disagreements, few big fights).",
+              "assumption", "couple", "stress"),
     # --- distress ------------------------------------------------------------
     Parameter("baseline_distress", 0.02, 0, 1, "distress drive per day",
               "Drive towards distress that everyone has, whatever the partner does.",

@@ -21,7 +21,10 @@ random numbers) wherever it runs.
 
 Day t uses positions 3t, 3t+1, 3t+2: the high half of output k gives partner
 a's k-th normal, the low half partner b's (k = 0 stressor, 1 perceived
-responsiveness, 2 perceived goal support).
+responsiveness, 2 perceived goal support). The couple's conflict draws of day t
+(sim.dynamics.conflict_event) use position 3 * 2^42 + t: its high half says
+whether a conflict breaks out, its low half how big it is; far from the daily
+normals, so switching conflicts on leaves every other draw as it was.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 NORMALS_PER_DAY = 3  # per partner: stressor, perceived responsiveness, perceived goal support
 SETUP_BLOCK = 1 << 40  # once-per-couple draws live far beyond any simulated day
 MEASUREMENT_BLOCK = 1 << 41  # a virtual study's measurement errors, likewise
+CONFLICT_BLOCK = 1 << 42  # the couple's daily conflict draws, one position a day
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -116,6 +120,28 @@ def couple_normals(key, first, out):
 def couple_day_normals(key, day, out):
     """Fill ``out`` (2, NORMALS_PER_DAY) with one couple's normals for ``day``."""
     couple_normals(key, np.uint64(day) * np.uint64(NORMALS_PER_DAY), out)
+
+
+@numba.njit(cache=True, inline="always")
+def couple_day_conflict(key, day, out):
+    """Fill ``out`` (2,) with the couple's conflict uniforms of ``day`` (occurs?, size), position ``3 * 2^42 + day``."""
+    bits = stream_bits(key, np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day))
+    out[0] = high_uniform(bits)
+    out[1] = low_uniform(bits)
+
+
+@numba.njit(cache=True)
+def _fill_daily_conflict(keys, day, out):
+    for c in range(keys.shape[0]):
+        couple_day_conflict(keys[c], day, out[c])
+
+
+def daily_conflict_uniforms(keys: np.ndarray, day: int) -> np.ndarray:
+    """The day's conflict uniforms of every couple: ``(couples, 2)`` (whether a conflict occurs, its size)."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty((keys.shape[0], 2))
+    _fill_daily_conflict(keys, day, out)
+    return out
 
 
 @numba.njit(cache=True)

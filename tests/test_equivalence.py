@@ -25,6 +25,9 @@ PLANS = ["checkin-ritual", "self-soothing", "damage-control-then-engagement", CU
          "reassurance-ritual from=20 until=90", "goal-support-boost"]
 
 
+RANDOM_CONFLICTS = ["conflict_rate=0.08", "conflict_severity=1.0"]
+
+
 def _with_interventions(pop):
     """The population with a plan per group of couples; recipes start on staggered intervention days."""
     pop.couple["intervention_day"] = 100 + 3 * np.arange(pop.n)
@@ -34,13 +37,16 @@ def _with_interventions(pop):
 
 
 @pytest.mark.parametrize("events", [[], ["shock_day=120", "dissolution=true", "dissolution_distress=0.6",
-                                         "dissolution_days=20"], "interventions"],
-                         ids=["plain", "shock+dissolution", "interventions"])
+                                         "dissolution_days=20"], "interventions",
+                                    "conflicts"],
+                         ids=["plain", "shock+dissolution", "interventions", "random conflicts"])
 def test_mesa_and_batch_give_the_same_trajectories(events):
     """A drawn (mixed) population of 50 couples, every state variable every day, within 1e-12."""
     if events == "interventions":
         pop = _with_interventions(make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=["shock_day=80"]))
         assert set(pop.intervention) == {"none", *[p if isinstance(p, str) else "; ".join(p) for p in PLANS]}
+    elif events == "conflicts":
+        pop = make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=RANDOM_CONFLICTS)
     else:
         pop = make_population(n_couples=COUPLES, seed=31, drawn=True, overrides=events)
     assert len(set(pop.pairing)) >= 4                                   # really mixed
@@ -64,6 +70,9 @@ def test_mesa_and_batch_give_the_same_trajectories(events):
         changed = (plain["distress"] != batch_table["distress"]).groupby(batch_table["couple_id"]).any()
         untouched = np.arange(COUPLES) % (len(PLANS) + 1) == len(PLANS)
         assert changed[~untouched].all() and not changed[untouched].any()   # each plan acts; only on its couples
+    elif events == "conflicts":
+        plain = simulate(make_population(n_couples=COUPLES, seed=31, drawn=True), DAYS).outcomes
+        assert (plain["intensity_mean"] != batch_out["intensity_mean"]).mean() > 0.9     # conflicts happened
     elif events:
         assert batch_out["dissolved"].any() and not batch_out["dissolved"].all()
         assert batch_out["settle_days"].notna().any()

@@ -168,3 +168,35 @@ def test_random_streams_are_per_couple_and_order_free():
     big = daily_normals(couple_keys(1, [(c,) for c in range(20000)]), 1).ravel()
     assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02
     assert abs(np.corrcoef(big[:-1], big[1:])[0, 1]) < 0.02
+
+
+def test_conflicts_break_out_at_their_rate_with_exponential_sizes():
+    """Over 2,000 couples x 365 days: the share of conflict days is the rate, sizes have mean and SD kappa.
+
+    Thresholds are 5 standard errors: binomial for the share (n = 730,000 couple-days), and kappa / sqrt(k)
+    for the mean and SD of k exponential sizes.
+    """
+    from sim.dynamics import conflict_event
+    from sim.randomness import couple_keys, daily_conflict_uniforms
+    keys = couple_keys(4, [(c,) for c in range(2000)])
+    rate, kappa = 0.1, 0.8
+    drives = np.concatenate([conflict_event(*daily_conflict_uniforms(keys, day).T, rate, kappa)
+                             for day in range(1, 366)])
+    share = np.mean(drives > 0)
+    assert abs(share - rate) < 5 * np.sqrt(rate * (1 - rate) / drives.size)
+    sizes = drives[drives > 0]
+    assert abs(sizes.mean() - kappa) < 5 * kappa / np.sqrt(sizes.size)
+    assert abs(sizes.std() - kappa) < 5 * kappa / np.sqrt(sizes.size) * 1.5     # SD of an SD, with margin
+    assert np.all(conflict_event(*daily_conflict_uniforms(keys, 7).T, 0.0, kappa) == 0.0)   # rate 0: none
+
+
+def test_random_conflicts_raise_distress_and_leave_the_other_draws_alone():
+    """Same couples, same seed: conflicts add distress on their days; on the days before the first, nothing moves."""
+    from sim.engine import simulate
+    from sim.population import make_population
+    calm = make_population("secure-secure", 200, 9)
+    stormy = make_population("secure-secure", 200, 9, overrides=["conflict_rate=0.1", "conflict_severity=1.0"])
+    quiet = simulate(calm, 120, series_couples=range(200)).series
+    rough = simulate(stormy, 120, series_couples=range(200)).series
+    assert rough["distress"].mean() > quiet["distress"].mean() + 0.02
+    assert np.array_equal(rough[rough.day == 0]["distress"].to_numpy(), quiet[quiet.day == 0]["distress"].to_numpy())
