@@ -92,6 +92,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     _loop().run_couples(state[b], params.profiles, params.index[b], keys[b], days,
                 couple["shock_day"][b].astype(np.int64), couple["shock_size"][b].astype(float),
                 couple["conflict_rate"][b].astype(float), couple["conflict_severity"][b].astype(float),
+                couple["shared_stress"][b].astype(float),
                 couple["dissolution"][b].astype(np.bool_), couple["dissolution_distress"][b].astype(float),
                 couple["dissolution_days"][b].astype(np.int64), tracker.acc[b], tracker.window,
                 tracker.late_start, tracker.swing_margin[b], tracker.settle_tolerance[b], aggregates.hist,
@@ -128,16 +129,17 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 from sim.dynamics import PartnerState
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.outcomes import Acc, accumulate_couple, aggregate_couple
-from sim.randomness import NORMALS_PER_DAY, couple_day_conflict, couple_day_normals
+from sim.randomness import NORMALS_PER_DAY, couple_day_conflict, couple_day_normals, couple_day_shared_normal
 
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
 conflict_event = EQUATIONS["conflict_event"]
+shared_strain = EQUATIONS["shared_strain"]
 
 
 @numba.njit(cache=True, error_model="numpy")
 def run_couples(state, profiles, index, keys, days, shock_day, shock_size, conflict_rate, conflict_severity,
-                can_dissolve, dissolution_distress,
+                shared_stress, can_dissolve, dissolution_distress,
                 dissolution_days, acc, window, late_start, swing_margin, settle_tolerance, hist, sums, groups,
                 together, keep_slot, series, series_together, day_slot, snapshots, schedule, planned, low, high):
     normals = np.empty((2, NORMALS_PER_DAY))
@@ -171,6 +173,10 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, confl
                     snapshots[day_slot[day], c] = state[c]
                 continue
             couple_day_normals(keys[c], day, normals)
+            if shared_stress[c] > 0.0:
+                z_shared = couple_day_shared_normal(keys[c], day)
+                normals[0, 0] = shared_strain(normals[0, 0], z_shared, shared_stress[c])
+                normals[1, 0] = shared_strain(normals[1, 0], z_shared, shared_stress[c])
             shock = shock_size[c] if day == shock_day[c] else 0.0
             if conflict_rate[c] > 0.0:
                 couple_day_conflict(keys[c], day, conflict)

@@ -94,6 +94,11 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("stress_sd", 0.10, 0, 1, "distress drive per day",
               "Day-to-day standard deviation of the daily stressor (normal, truncated at 0).",
               "assumption", "partner", "stress"),
+    Parameter("shared_stress", 0.3, 0, 1, UNIT,
+              "Share of the variance of the daily stressor that the partners share (money, children, illness, a "
+              "bad day at home): stress spills over into the relationship and crosses over to the partner.",
+              "Bolger, DeLongis, Kessler & Wethington 1989; Westman 2001; Neff & Karney 2009 (spillover and "
+              "crossover of daily stress in couples); share assumption", "couple", "stress"),
     Parameter("shock_day", 0, 0, 100_000, "day",
               "Day on which a conflict shock hits both partners; 0 means no shock.",
               "assumption (seed 003: conflict switches the latent cycle on)", "couple", "stress", int),

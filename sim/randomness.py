@@ -24,7 +24,9 @@ a's k-th normal, the low half partner b's (k = 0 stressor, 1 perceived
 responsiveness, 2 perceived goal support). The couple's conflict draws of day t
 (sim.dynamics.conflict_event) use position 3 * 2^42 + t: its high half says
 whether a conflict breaks out, its low half how big it is; far from the daily
-normals, so switching conflicts on leaves every other draw as it was.
+normals, so switching conflicts on leaves every other draw as it was. The
+couple's shared stress normal of day t (sim.dynamics.shared_strain) is the high
+half of position 3 * 2^43 + t.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ NORMALS_PER_DAY = 3  # per partner: stressor, perceived responsiveness, perceive
 SETUP_BLOCK = 1 << 40  # once-per-couple draws live far beyond any simulated day
 MEASUREMENT_BLOCK = 1 << 41  # a virtual study's measurement errors, likewise
 CONFLICT_BLOCK = 1 << 42  # the couple's daily conflict draws, one position a day
+SHARED_BLOCK = 1 << 43  # the couple's shared stress normal, one position a day
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -128,6 +131,26 @@ def couple_day_conflict(key, day, out):
     bits = stream_bits(key, np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day))
     out[0] = high_uniform(bits)
     out[1] = low_uniform(bits)
+
+
+@numba.njit(cache=True, inline="always")
+def couple_day_shared_normal(key, day):
+    """The couple's shared stress normal of ``day``: high half of position ``3 * 2^43 + day``."""
+    return inverse_normal(high_uniform(stream_bits(key, np.uint64(SHARED_BLOCK * NORMALS_PER_DAY) + np.uint64(day))))
+
+
+@numba.njit(cache=True)
+def _fill_daily_shared(keys, day, out):
+    for c in range(keys.shape[0]):
+        out[c] = couple_day_shared_normal(keys[c], day)
+
+
+def daily_shared_normals(keys: np.ndarray, day: int) -> np.ndarray:
+    """The day's shared stress normal of every couple: ``(couples,)``."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(keys.shape[0])
+    _fill_daily_shared(keys, day, out)
+    return out
 
 
 @numba.njit(cache=True)

