@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.params import PARAMETERS
 from sim.report import interventions
 from sim.report.panel import Panel
 from sim.report.results import Results
@@ -187,6 +188,20 @@ def chosen_cells(results: Results) -> tuple[pd.Series, pd.Series] | None:
     return ordered.iloc[-1], ordered.iloc[0]
 
 
+def conflict_day(results: Results) -> int | None:
+    """The day of the scheduled conflict shock every couple of the spec had, or None (no shock, or it varies)."""
+    if "shock_day" in results.factor_names:
+        return None
+    day = results.manifest["spec_resolved"]["spec"].get("fixed", {}).get("shock_day", 0)
+    return int(day) if day and 0 < int(day) <= results.days else None
+
+
+def _flare_words(results: Results) -> str:
+    """How the settling cell's cycle is described: flaring at the spec's conflict day, or staying calm."""
+    day = conflict_day(results)
+    return f"flare at the conflict on day {day} and die down" if day else "stay low"
+
+
 def _cell_label(results: Results, cell: pd.Series) -> str:
     parts = [str(cell["pairing"])]
     for name in results.factor_names:
@@ -228,8 +243,8 @@ def trajectories(results: Results) -> Panel | None:
     return Panel("trajectories", "The cycle over time, escalating and settling", (
         "Pursuit (solid) and withdrawal (dotted) of both partners, day by day: the line is the median couple of "
         "the cell, the band the middle half of couples. Left, a cell where the cycle escalates: one partner's "
-        "pursuit and the other's withdrawal climb together and stay high. Right, the same pairing with more "
-        "responsiveness, where they flare at the conflict on day 100 and die down."), fig)
+        f"pursuit and the other's withdrawal climb together and stay high. Right, a cell where they "
+        f"{_flare_words(results)} (the cells are named above each panel)."), fig)
 
 
 def _fade(colour: str, alpha: float = 0.18) -> str:
@@ -264,7 +279,9 @@ def phase_portrait(results: Results) -> Panel | None:
         "Each dot is a day (dark = early, yellow = late): across, how much the anxious partner pursues; up, "
         "how much the other partner withdraws (medians over the cell's couples). In an escalating couple the "
         "path runs up and to the right and stays in the top-right corner, the cycle locked in; in a settling "
-        "couple it returns to the bottom-left, calm, after the conflict pushes it out."), fig)
+        "couple it stays near the bottom-left, calm"
+        + (f", returning there after the conflict on day {day} pushes it out." if (day := conflict_day(results))
+           else ".")), fig)
 
 
 def support_balance(results: Results) -> Panel | None:
@@ -418,9 +435,25 @@ def couple_animation(results: Results) -> Panel | None:
             for k in shown])])
     return Panel("animation", "One couple's cycle, day by day", (
         f"A single couple from the escalating cell ({_cell_label(results, cell)}). Press Play, or drag the slider. "
-        f"Watch partner {pursuer}'s distress and pursuit rise after the conflict, partner {other} answer with "
-        "withdrawal, and each push the other further: on the right the purple dot climbs into the corner where "
-        "pursuit meets withdrawal and the cycle feeds itself."), fig)
+        f"Watch partner {pursuer}'s distress and pursuit rise {_onset_words(results, days, pursuit * withdrawal)}, "
+        f"partner {other} answer with withdrawal, and each push the other further: on the right the purple dot "
+        "climbs into the corner where pursuit meets withdrawal and the cycle feeds itself."), fig)
+
+
+def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
+    """When this couple's cycle took hold, from its own series: before, at or after the spec's conflict day."""
+    fixed = results.manifest["spec_resolved"]["spec"].get("fixed", {})
+    high = float(fixed.get("high_intensity", PARAMETERS["high_intensity"].default))
+    above = np.flatnonzero(intensity >= high)
+    if not len(above):
+        return "and fall back"
+    onset = int(days[above[0]])
+    day = conflict_day(results)
+    if day is None:
+        return f"until the cycle takes hold on day {onset}"
+    if onset < day:
+        return f"from the first weeks: the cycle takes hold on day {onset}, before the conflict on day {day}"
+    return f"after the conflict on day {day} (the cycle takes hold on day {onset})"
 
 
 BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_map, trajectories, phase_portrait,
