@@ -67,14 +67,20 @@ def daily_stressor(stress_mean, stress_sd, z, shock):
     return np.maximum(stress_mean + stress_sd * z, 0.0) + shock
 
 
-def shared_strain(z_own, z_shared, share):
+def shared_strain_weights(share):
+    """The weights of the own and the shared normal in a partner's stressor: ``(sqrt(1 - w), sqrt(w))``."""
+    return np.sqrt(1.0 - share), np.sqrt(share)
+
+
+def shared_strain(z_own, z_shared, own_weight, shared_weight):
     """The normal behind a partner's daily stressor, part of it shared with the partner.
 
-    ``z~_i(t) = sqrt(1 - w) z_i0(t) + sqrt(w) z_c(t)``: still standard normal, and the
-    two partners' stressor normals correlate by ``w`` (``z_c`` is the couple's shared
-    normal of the day).
+    ``z~_i(t) = sqrt(1 - w) z_i0(t) + sqrt(w) z_c(t)`` with the weights from
+    :func:`shared_strain_weights`: still standard normal, and the two partners'
+    stressor normals correlate by ``w`` (``z_c`` is the couple's shared normal
+    of the day).
     """
-    return np.sqrt(1.0 - share) * z_own + np.sqrt(share) * z_shared
+    return own_weight * z_own + shared_weight * z_shared
 
 
 def conflict_event(u_occurs, u_size, rate, severity):

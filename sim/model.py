@@ -12,7 +12,14 @@ from mesa.time import Schedule
 
 from sim import interventions
 from sim.agents import PartnerAgent
-from sim.dynamics import STATE_FIELDS, conflict_event, cycle_intensity, dissolution_count, shared_strain
+from sim.dynamics import (
+    STATE_FIELDS,
+    conflict_event,
+    cycle_intensity,
+    dissolution_count,
+    shared_strain,
+    shared_strain_weights,
+)
 from sim.outcomes import CycleTracker
 from sim.population import Override, Population, make_population
 from sim.randomness import daily_conflict_uniforms, daily_normals, daily_shared_normals
@@ -146,8 +153,8 @@ class CoupleModel(mesa.Model):
         pop = self.population
         self.normals_today = daily_normals(pop.keys, self.day)
         shared = daily_shared_normals(pop.keys, self.day)[:, None]
-        self.normals_today[:, :, 0] = shared_strain(self.normals_today[:, :, 0], shared,
-                                                    pop.couple["shared_stress"][:, None])
+        own_weight, shared_weight = shared_strain_weights(pop.couple["shared_stress"][:, None])
+        self.normals_today[:, :, 0] = shared_strain(self.normals_today[:, :, 0], shared, own_weight, shared_weight)
         self.shock_today = np.where(pop.couple["shock_day"] == self.day, pop.couple["shock_size"], 0.0)
         draws = daily_conflict_uniforms(pop.keys, self.day)
         self.shock_today = self.shock_today + conflict_event(draws[:, 0], draws[:, 1], pop.couple["conflict_rate"],

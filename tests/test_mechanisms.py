@@ -208,12 +208,12 @@ def test_partners_share_part_of_their_daily_stress():
     Over 2,000 couples x 200 days (400,000 pairs) the SE of a correlation is about 0.0016 and of an SD about
     0.0011, so 0.01 is more than 6 of either.
     """
-    from sim.dynamics import shared_strain
+    from sim.dynamics import shared_strain, shared_strain_weights
     from sim.randomness import couple_keys, daily_normals, daily_shared_normals
     keys = couple_keys(8, [(c,) for c in range(2000)])
     for share in (0.0, 0.3, 0.7):
         mixed = np.concatenate([shared_strain(daily_normals(keys, day)[:, :, 0],
-                                              daily_shared_normals(keys, day)[:, None], share)
+                                              daily_shared_normals(keys, day)[:, None], *shared_strain_weights(share))
                                 for day in range(1, 201)])
         assert abs(np.corrcoef(mixed[:, 0], mixed[:, 1])[0, 1] - share) < 0.01
         assert abs(mixed.std() - 1.0) < 0.01

@@ -124,8 +124,11 @@ def test_png_export_without_chromium_says_so(grid_results, tmp_path, monkeypatch
 
 
 def test_captions_take_the_conflict_day_and_the_onset_from_the_spec_and_the_data(tmp_path):
-    """quick.toml's conflict is on day 30: no caption may say day 100, and the teaching animation says when its
-    couple's cycle took hold, before or after that conflict (issue 14 item 7, issue 17 part 4)."""
+    """quick.toml's conflict is on day 30: no caption may say day 100.
+
+    And the teaching animation says when its couple's cycle took hold, before or after that conflict (issue 14
+    item 7, issue 17 part 4).
+    """
     from sim.cli import main
     out = tmp_path / "quick"
     assert main(["sweep", str(ROOT / "experiments" / "quick.toml"), "--out", str(out), "--workers", "1",
