@@ -94,7 +94,7 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("stress_sd", 0.10, 0, 1, "distress drive per day",
               "Day-to-day standard deviation of the daily stressor (normal, truncated at 0).",
               "assumption", "partner", "stress"),
-    Parameter("shared_stress", 0.3, 0, 1, UNIT,
+    Parameter("shared_stress", 0.1, 0, 1, UNIT,
               "Share of the variance of the daily stressor that the partners share (money, children, illness, a "
               "bad day at home): stress spills over into the relationship and crosses over to the partner.",
               "Bolger, DeLongis, Kessler & Wethington 1989; Westman 2001; Neff & Karney 2009 (spillover and "
@@ -105,13 +105,15 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("shock_size", 1.5, 0, 5, "distress drive",
               "Extra distress drive of the conflict shock on its day.",
               "assumption", "couple", "stress"),
-    Parameter("conflict_rate", 0.0, 0, 1, "per day",
+    Parameter("conflict_rate", 0.05, 0, 1, "per day",
               "Chance that a conflict breaks out on a day, for both partners at once (beside any scheduled "
               "shock); 0 keeps conflicts to the scheduled shock. Conflicts are discrete, recurring episodes in "
-              "couples' diaries.",
+              "couples' diaries. The default, about one conflict every three weeks, is calibrated with the "
+              "activation threshold and the appraisal sensitivities so that the cycle stays latent until a "
+              "conflict switches it on (P9).",
               "Papp, Cummings & Goeke-Morey 2009 (marital conflict in diaries: recurring episodes); rate "
-              "assumption", "couple", "stress"),
-    Parameter("conflict_severity", 0.8, 0, 5, "distress drive",
+              "calibrated to P9", "couple", "stress"),
+    Parameter("conflict_severity", 1.2, 0, 5, "distress drive",
               "Mean extra distress drive of a conflict on its day; sizes are exponentially distributed (many "
               "small disagreements, few big fights).",
               "assumption", "couple", "stress"),
@@ -119,7 +121,7 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("baseline_distress", 0.02, 0, 1, "distress drive per day",
               "Drive towards distress that everyone has, whatever the partner does.",
               "assumption", "partner", "distress"),
-    Parameter("anxious_distress", 0.10, 0, 1, "distress drive per day",
+    Parameter("anxious_distress", 0.05, 0, 1, "distress drive per day",
               "Extra baseline drive per unit of (rescaled) anxiety: anxious people carry more felt insecurity.",
               "Mikulincer & Shaver 2016 (hyperactivation keeps distress salient); size assumption",
               "partner", "distress"),
@@ -130,27 +132,27 @@ _DECLARATIONS: list[Parameter] = [
               "Share of self-regulated recovery lost at maximal anxiety (anxious rumination).",
               "Mikulincer & Shaver 2016; size assumption", "partner", "distress"),
     # --- appraisal -----------------------------------------------------------
-    Parameter("distance_sensitivity", 0.6, 0, 3, "distress drive per unit",
+    Parameter("distance_sensitivity", 1.3, 0, 5, "distress drive per unit",
               "How strongly the partner's withdrawal raises distress, per unit of own anxiety "
               "(anxious vigilance for distance).",
               "theory.md s.2 (seeds 003, 004); size assumption", "partner", "appraisal"),
-    Parameter("pressure_sensitivity", 0.6, 0, 3, "distress drive per unit",
+    Parameter("pressure_sensitivity", 1.5, 0, 5, "distress drive per unit",
               "How strongly the partner's pursuit raises distress, per unit of own avoidance "
               "(avoidant discomfort with pressure).",
               "theory.md s.2 (seeds 003, 004); size assumption", "partner", "appraisal"),
-    Parameter("goal_support_as_distance", 1.2, 0, 3, "per unit",
+    Parameter("goal_support_as_distance", 0.4, 0, 3, "per unit",
               "How strongly goal support without a safe haven reads as 'go away' to an anxious agent "
               "(in the moment and in slow learning).",
               "Jakubiak et al. 2023; Feeney 2007; size assumption", "partner", "appraisal"),
     # --- behaviour -----------------------------------------------------------
-    Parameter("activation_threshold", 0.2, 0, 1, "distress",
+    Parameter("activation_threshold", 0.385, 0, 1, "distress",
               "Distress above which the attachment system switches on: below it nobody pursues or withdraws.",
               "Mikulincer & Shaver 2003 (activation under threat); thresholded influence functions "
               "(Gottman, Swanson & Murray 1999); level assumption", "partner", "behaviour"),
-    Parameter("hyperactivation", 6.0, 0, 10, "per unit distress",
+    Parameter("hyperactivation", 7.5, 0, 10, "per unit distress",
               "Gain turning distress into pursuit, per unit of anxiety (protest, demands for reassurance).",
               "Mikulincer & Shaver 2016 (hyperactivating strategies); size assumption", "partner", "behaviour"),
-    Parameter("deactivation", 6.0, 0, 10, "per unit distress",
+    Parameter("deactivation", 7.5, 0, 10, "per unit distress",
               "Gain turning distress into withdrawal, per unit of avoidance (going quiet, shutting down).",
               "Mikulincer & Shaver 2016 (deactivating strategies); size assumption", "partner", "behaviour"),
     Parameter("behaviour_inertia", 0.5, 0, 0.99, UNIT,

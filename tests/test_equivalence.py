@@ -92,7 +92,8 @@ def test_a_couple_is_the_same_couple_whatever_runs_beside_it():
 
 def test_parameters_can_be_arrays_over_couples_and_partners():
     n = 6
-    pop = make_population("anxious-avoidant", n, 1, values={
+    # Random conflicts off: the biggest jump in distress must be each couple's own scheduled shock.
+    pop = make_population("anxious-avoidant", n, 1, overrides=["conflict_rate=0"], values={
         "responsiveness": np.linspace(0.1, 0.9, n),                         # over couples
         "goal_support": np.tile([[0.2, 0.7]], (n, 1)),                      # per partner
         "shock_day": np.arange(n) * 10 + 5,                                 # couple scope

@@ -72,14 +72,14 @@ def test_bad_changes_are_named(text, words):
 
 def test_schedule_sets_scales_shifts_with_rhythm_end_ramp_and_bounds():
     rules = _rules(["b.responsiveness=0.9 from=10 every=3 until=20", "b.goal_support+=0.8 from=5 ramp=4",
-                    "b.hyperactivation*=1.5 from=30 for=5", "a.conflict=1.5 from=12"])
+                    "b.hyperactivation*=1.2 from=30 for=5", "a.conflict=1.5 from=12"])
     out, conflict, base = _on(rules, 9)
     assert out[R] == base[R] and conflict == 0
     assert _on(rules, 10)[0][R] == 0.9 and _on(rules, 11)[0][R] == base[R] and _on(rules, 19)[0][R] == 0.9
     assert _on(rules, 22)[0][R] == base[R]                                      # until=20: over
     assert _on(rules, 5)[0][G] == pytest.approx(base[G] + 0.25 * (1.0 - base[G]))   # ramp 1/4, clipped at 1
     assert _on(rules, 8)[0][G] == 1.0 and _on(rules, 300)[0][G] == 1.0
-    assert _on(rules, 30)[0][H] == 9.0 and _on(rules, 35)[0][H] == base[H]          # for=5: days 30-34
+    assert _on(rules, 30)[0][H] == base[H] * 1.2 and _on(rules, 35)[0][H] == base[H]   # for=5: days 30-34
     assert _on(_rules(["b.hyperactivation*=2"]), 180)[0][H] == 10.0                 # kept within its declared range
     assert _on(rules, 12, role=0)[1] == 1.5 and _on(rules, 13, role=0)[1] == 0.0     # a conflict happens once
     assert _on(rules, 12, role=1)[1] == 0.0                                          # and only to a

@@ -30,8 +30,9 @@ def test_goal_support_lowers_later_anxiety_more_when_responsiveness_is_high(hund
 
     Thresholds from the issue: the goal support x responsiveness interaction on anxiety at T2 has the sign
     meaning "goal support lowers later anxiety more when responsiveness is high" (negative) in at least 80%
-    of cohorts; the simple slope of goal support is negative at +1 SD of responsiveness and not negative at
-    -1 SD, on average over cohorts.
+    of cohorts; the simple slope of goal support is negative at +1 SD of responsiveness, and at -1 SD it is
+    Jakubiak et al.'s null: within +-0.15 of zero on average over cohorts (issue 14's P13; model 1 asked only
+    that it not be negative, and its slope there was far positive, goal support raising anxiety).
     """
     samples = pd.read_parquet(hundred_cohorts / "power_samples.parquet")
     assert samples["sample"].nunique() == 100
@@ -42,7 +43,7 @@ def test_goal_support_lowers_later_anxiety_more_when_responsiveness_is_high(hund
           f"simple slopes: -1 SD {low.mean():+.3f}, +1 SD {high.mean():+.3f}")
     assert (interaction < 0).mean() >= 0.8
     assert high.mean() < 0
-    assert low.mean() >= 0
+    assert abs(low.mean()) <= 0.15
 
 
 def test_study_outputs(hundred_cohorts):
