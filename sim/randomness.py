@@ -145,12 +145,17 @@ def _fill_daily_shared(keys, day, out):
         out[c] = couple_day_shared_normal(keys[c], day)
 
 
+def _per_couple(fill, keys: np.ndarray, day: int, shape: tuple[int, ...]) -> np.ndarray:
+    """One day's draws of every couple: ``fill`` (compiled) writes each couple's ``shape`` of them."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty((keys.shape[0], *shape))
+    fill(keys, day, out)
+    return out
+
+
 def daily_shared_normals(keys: np.ndarray, day: int) -> np.ndarray:
     """The day's shared stress normal of every couple: ``(couples,)``."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty(keys.shape[0])
-    _fill_daily_shared(keys, day, out)
-    return out
+    return _per_couple(_fill_daily_shared, keys, day, ())
 
 
 @numba.njit(cache=True)
@@ -161,10 +166,7 @@ def _fill_daily_conflict(keys, day, out):
 
 def daily_conflict_uniforms(keys: np.ndarray, day: int) -> np.ndarray:
     """The day's conflict uniforms of every couple: ``(couples, 2)`` (whether a conflict occurs, its size)."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty((keys.shape[0], 2))
-    _fill_daily_conflict(keys, day, out)
-    return out
+    return _per_couple(_fill_daily_conflict, keys, day, (2,))
 
 
 @numba.njit(cache=True)
@@ -175,10 +177,7 @@ def _fill_daily_normals(keys, day, out):
 
 def daily_normals(keys: np.ndarray, day: int) -> np.ndarray:
     """The day's normals for every partner: ``(couples, 2, NORMALS_PER_DAY)``."""
-    keys = np.ascontiguousarray(keys, dtype=np.uint64)
-    out = np.empty((keys.shape[0], 2, NORMALS_PER_DAY))
-    _fill_daily_normals(keys, day, out)
-    return out
+    return _per_couple(_fill_daily_normals, keys, day, (2, NORMALS_PER_DAY))
 
 
 @numba.njit(cache=True)
