@@ -41,6 +41,11 @@ class PackedParameters(NamedTuple):
     index: np.ndarray      # (couples,) the profile of each couple
 
 
+def _first_rows(index: np.ndarray) -> np.ndarray:
+    """The first row of each profile, in profile order."""
+    return np.unique(index, return_index=True)[1]
+
+
 def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
     """Pack a population's partner parameters (name -> (couples, 2) array) for :func:`advance`."""
     rows = partner_rows(partner)
@@ -52,12 +57,11 @@ def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
         # Exact all the same: a row is trusted to its profile only if it equals the profile's first row.
         values = flat[:, varying]
         index, _ = pd.factorize(pd.util.hash_pandas_object(pd.DataFrame(values), index=False).to_numpy())
-        first = np.unique(index, return_index=True)[1]
-        if not np.array_equal(values, values[first][index]):
+        if not np.array_equal(values, values[_first_rows(index)][index]):
             index, _ = pd.MultiIndex.from_arrays(list(values.T)).factorize()     # a hash collision
     else:
         index = np.zeros(flat.shape[0], dtype=np.int64)
-    first = np.unique(index, return_index=True)[1]
+    first = _first_rows(index)
     return PackedParameters(np.ascontiguousarray(rows[first]), np.ascontiguousarray(index.astype(np.int64)))
 
 
@@ -165,6 +169,7 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, confl
         conflict_a = 0.0
         conflict_b = 0.0
         sharing = shared_stress[c] > 0.0
+        conflicts = conflict_rate[c] > 0.0
         own_weight, shared_weight = shared_strain_weights(shared_stress[c])
         slot = keep_slot[c]
         streak = 0
@@ -187,7 +192,7 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, confl
                 normals[0, 0] = shared_strain(normals[0, 0], z_shared, own_weight, shared_weight)
                 normals[1, 0] = shared_strain(normals[1, 0], z_shared, own_weight, shared_weight)
             shock = shock_size[c] if day == shock_day[c] else 0.0
-            if conflict_rate[c] > 0.0:
+            if conflicts:
                 couple_day_conflict(keys[c], day, conflict)
                 shock += conflict_event(conflict[0], conflict[1], conflict_rate[c], conflict_severity[c])
             if planned[c]:

@@ -187,8 +187,9 @@ def _preset_values(pairing: str, keys: np.ndarray, settings: dict[str, Any]
     ``preset_spread`` scales the spread: at 0 every couple of the pairing is the same pair of people.
     """
     n = len(keys)
-    styles = np.array([_check_pairing(pairing)] * n, dtype=object).reshape(n, 2)
-    index = np.array([[STYLES.index(s) for s in _check_pairing(pairing)]] * n, dtype=np.int64).reshape(n, 2)
+    pair = _check_pairing(pairing)
+    styles = np.array([pair] * n, dtype=object).reshape(n, 2)
+    index = np.array([[STYLES.index(s) for s in pair]] * n, dtype=np.int64).reshape(n, 2)
     _, normal = setup_draws(keys)
     return styles, _around_centres(index, normal, settings, settings["preset_spread"])
 

@@ -292,8 +292,13 @@ def test_p9_the_cycle_is_latent_until_a_conflict_switches_it_on():
     high = PARAMETERS["high_intensity"].default
     calm = make_population("anxious-avoidant", 400, 7, overrides=["conflict_rate=0"])
     stormy = make_population("anxious-avoidant", 400, 7)
-    off = _escalated_by(simulate(calm, 60, series_couples=range(400)).series, 60, high).mean()
-    on = _escalated_by(simulate(stormy, 60, series_couples=range(400)).series, 60, high).mean()
+    off_each = _escalated_by(simulate(calm, 60, series_couples=range(400)).series, 60, high)
+    on_each = _escalated_by(simulate(stormy, 60, series_couples=range(400)).series, 60, high)
+    # The Mesa driver on the first 100 of the same couples: the same couples escalate.
+    mesa_on = _escalated_by(CoupleModel(population=stormy.subset(slice(0, 100)), days=60, seed=7).run()
+                            .daily_table(), 60, high)
+    assert np.array_equal(mesa_on, on_each[:100])
+    off, on = off_each.mean(), on_each.mean()
     print(f"P9 escalated by day 60: conflicts off {off:.2f}, on {on:.2f}")
     assert off < 0.2
     assert on - off >= 0.3

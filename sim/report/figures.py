@@ -11,7 +11,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from sim.params import PARAMETERS
 from sim.report import interventions
 from sim.report.panel import Panel
 from sim.report.results import Results
@@ -192,8 +191,8 @@ def conflict_day(results: Results) -> int | None:
     """The day of the scheduled conflict shock every couple of the spec had, or None (no shock, or it varies)."""
     if "shock_day" in results.factor_names:
         return None
-    day = results.manifest["spec_resolved"]["spec"].get("fixed", {}).get("shock_day", 0)
-    return int(day) if day and 0 < int(day) <= results.days else None
+    day = int(results.held("shock_day"))
+    return day if 0 < day <= results.days else None
 
 
 def _flare_words(results: Results) -> str:
@@ -442,8 +441,7 @@ def couple_animation(results: Results) -> Panel | None:
 
 def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
     """When this couple's cycle took hold, from its own series: before, at or after the spec's conflict day."""
-    fixed = results.manifest["spec_resolved"]["spec"].get("fixed", {})
-    high = float(fixed.get("high_intensity", PARAMETERS["high_intensity"].default))
+    high = float(results.held("high_intensity"))
     above = np.flatnonzero(intensity >= high)
     if not len(above):
         return "and fall back"

@@ -13,7 +13,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from sim import params as P
 from sim.report.panel import Panel
 from sim.report.results import Results
 from sim.schema import window_length
@@ -32,8 +31,7 @@ def _start_days(results: Results, cells: pd.DataFrame) -> pd.Series:
     """Each cell's start day: the intervention_day factor, else the value held fixed, else the default."""
     if "intervention_day" in cells.columns:
         return cells["intervention_day"].astype(int)
-    fixed = results.manifest["spec_resolved"]["spec"].get("fixed", {})
-    return pd.Series(int(fixed.get("intervention_day", P.PARAMETERS["intervention_day"].default)), index=cells.index)
+    return pd.Series(int(results.held("intervention_day")), index=cells.index)
 
 
 def _focus(results: Results) -> tuple[pd.DataFrame, str]:

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from sim.params import PARAMETERS
 from sim.schema import CLASSES, FORMAT_VERSION, RESULT_FILES
 
 REQUIRED_CELL_COLUMNS = ("cell", "pairing", "couples", *(f"share_{c}" for c in CLASSES), "intensity_mean_mean")
@@ -37,6 +38,10 @@ class Results:
     def days(self) -> int:
         """Days each couple was simulated, from the resolved spec."""
         return int(self.manifest["spec_resolved"]["spec"]["days"])
+
+    def held(self, name: str) -> Any:
+        """The value every couple had of a declared parameter: the spec's [fixed] value, else its default."""
+        return self.manifest["spec_resolved"]["spec"].get("fixed", {}).get(name, PARAMETERS[name].default)
 
     def runs(self, columns: Sequence[str]) -> pd.DataFrame:
         """Some columns of runs.parquet (one row per couple-run)."""
