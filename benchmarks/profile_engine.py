@@ -56,8 +56,9 @@ def _compiled_parts() -> dict:
     pop = make_population(n_couples=n, seed=3, drawn=True)
     result = simulate(pop, 60, series_couples=range(0, n, 10))      # realistic mid-run states
     state = initial_array(pop)
+    fields = len(PartnerState._fields)
     state[::10] = result.series[result.series.day == 60].sort_values(["couple_id", "role"]) \
-        .iloc[:, 7:17].to_numpy().reshape(-1, 2, 10)
+        [list(PartnerState._fields)].to_numpy().reshape(-1, 2, fields)
     params = pack(pop.partner)
     tracker = CycleTracker(n, 365, pop.couple["shock_day"], {k: state[:, :, i] for i, k in
                                                              enumerate(PartnerState._fields)}, pop.classification)
@@ -79,12 +80,12 @@ def _compiled_parts() -> dict:
         for c in range(state.shape[0]):
             s, t = state[c, 0], state[c, 1]
             k, m = profiles[index[c], 0], profiles[index[c], 1]
-            a = PartnerState(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9])
-            b = PartnerState(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9])
+            a = PartnerState(*_state(s))
+            b = PartnerState(*_state(t))
             pa = PartnerParams(*_params(k))
             pb = PartnerParams(*_params(m))
-            total += partner_day(a, b, pa, m[2], m[3], normals[c, 0], 0.0)[2]
-            total += partner_day(b, a, pb, k[2], k[3], normals[c, 1], 0.0)[2]
+            total += partner_day(a, b, pa, normals[c, 0], 0.0)[2]
+            total += partner_day(b, a, pb, normals[c, 1], 0.0)[2]
         return total
 
     @numba.njit
@@ -101,7 +102,7 @@ def _compiled_parts() -> dict:
     parts = {
         "random normals (6 per couple)": lambda: normals_only(pop.keys),
         "two partner_day calls": lambda: partner_days_only(state, params.profiles, params.index, normals),
-        "outcome tracker": lambda: tracker_only(tracker.acc, state, tracker.swing_margin, tracker.settle_tolerance,
+        "outcome tracker": lambda: tracker_only(tracker.acc, state, tracker.levels, tracker.settle_tolerance,
                                                 tracker.shock_day),
         "per-day aggregates": lambda: aggregates_only(aggregates.hist, aggregates.sums, aggregates.groups, state),
     }
@@ -115,16 +116,22 @@ def _compiled_parts() -> dict:
     return {"nanoseconds per agent-step": out}
 
 
-def _params_unpacker():
-    """A compiled ``k -> tuple(k[0], ..., k[K-1])`` for the declared partner parameters (like sim.kernel's loop)."""
-    from sim.kernel import PARTNER_PARAMETERS
-    source = "def unpack(k):\n    return (" + ", ".join(f"k[{i}]" for i in range(len(PARTNER_PARAMETERS))) + ",)\n"
+def _unpacker(width: int):
+    """A compiled ``k -> tuple(k[0], ..., k[width-1])`` (like sim.kernel's generated loop)."""
+    source = "def unpack(k):\n    return (" + ", ".join(f"k[{i}]" for i in range(width)) + ",)\n"
     namespace: dict = {}
     exec(source, namespace)
     return numba.njit(inline="always")(namespace["unpack"])
 
 
-_params = _params_unpacker()
+def _widths() -> tuple[int, int]:
+    from sim.dynamics import STATE_FIELDS
+    from sim.kernel import PARTNER_PARAMETERS
+    return len(PARTNER_PARAMETERS), len(STATE_FIELDS)
+
+
+_params = _unpacker(_widths()[0])     # the declared partner parameters
+_state = _unpacker(_widths()[1])      # the state fields
 
 
 def _mesa() -> dict:

@@ -26,7 +26,8 @@ class PartnerAgent(mesa.Agent):
         partner: the other PartnerAgent of the couple.
         anxiety, avoidance, distress, pursuit, withdrawal, goal_pursuit,
         perceived_responsiveness, perceived_goal_support, satisfaction,
-        received_response: the daily state (see sim.dynamics.PartnerState).
+        received_response, despair, responsiveness_given, goal_support_given:
+        the daily state (see sim.dynamics.PartnerState).
     """
 
     model: CoupleModel
@@ -69,9 +70,9 @@ class PartnerAgent(mesa.Agent):
         if not self.model.together[self.couple_id]:
             self._next = None
             return
-        self._next = partner_day(self.state, self.partner.state, self.params, self.partner.responsiveness,
-                                 self.partner.goal_support, self.model.normals_today[self.couple_id, self.role_index],
-                                 self.model.shock_today[self.couple_id]
+        self._next = partner_day(self.state, self.partner.state, self.params,
+                                 self.model.normals_today[self.couple_id, self.role_index],
+                                 self.model.shock_today[self.couple_id, self.role_index]
                                  + self.model.conflict_today[self.couple_id, self.role_index])
 
     def apply(self) -> None:

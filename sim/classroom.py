@@ -17,6 +17,7 @@ from sim.model import CoupleModel
 from sim.schema import ROLE_COLOURS
 
 ACTIVE = 0.3          # pursuit or withdrawal above this is described as pursuing or withdrawing
+DESPAIRING = 0.3      # despair above this is described: the slow brake that ends a flare-up
 
 
 def partner_names(styles) -> dict[str, str]:
@@ -104,9 +105,16 @@ def narrative(model) -> str:
             lines.append(f"{me_name} is **withdrawing** ({me.withdrawal:.2f}) because {why}.")
         else:
             lines.append(f"{me_name} is calm (distress {me.distress:.2f}).")
-    lines.append(f"Support given: {names['a']} responsiveness {a.responsiveness:.2f}, goal support "
-                 f"{a.goal_support:.2f}; {names['b']} responsiveness {b.responsiveness:.2f}, goal support "
-                 f"{b.goal_support:.2f}.")
+        if me.despair >= DESPAIRING and me.pursuit >= ACTIVE:
+            lines.append(f"{me_name}'s protest is going unanswered and gives way to despair ({me.despair:.2f}): "
+                         "the pursuit quiets, which is how a flare-up ends.")
+        elif me.despair >= DESPAIRING:
+            lines.append(f"{me_name} still feels the despair of protest that went unanswered ({me.despair:.2f}); "
+                         "it fades slowly, and until it does, protest stays quiet.")
+    lines.append(f"Support given today (of what each could give): {names['a']} responsiveness "
+                 f"{a.responsiveness_given:.2f} of {a.responsiveness:.2f}, goal support {a.goal_support_given:.2f} "
+                 f"of {a.goal_support:.2f}; {names['b']} responsiveness {b.responsiveness_given:.2f} of "
+                 f"{b.responsiveness:.2f}, goal support {b.goal_support_given:.2f} of {b.goal_support:.2f}.")
     return "  \n".join(lines)
 
 

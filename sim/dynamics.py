@@ -33,6 +33,9 @@ class PartnerState(NamedTuple):
     perceived_goal_support: Any    # 0-1; what the agent perceives of the partner's secure base
     satisfaction: Any              # 0-1; relationship satisfaction (slow felt security)
     received_response: Any         # 0-1; the partner's response to the agent's last bid
+    despair: Any                   # 0-1; protest given way to despair after pursuit went unanswered
+    responsiveness_given: Any      # 0-1; the safe haven this agent offers today (capacity times state)
+    goal_support_given: Any        # 0-1; the secure base this agent offers today (capacity times state)
 
 
 STATE_FIELDS: tuple[str, ...] = PartnerState._fields
@@ -95,18 +98,23 @@ def conflict_event(u_occurs, u_size, rate, severity):
 
 def appraised_threat(a, v, partner_withdrawal, partner_pursuit, perceived_goal_support,
                      perceived_responsiveness, distance_sensitivity, pressure_sensitivity,
-                     goal_support_as_distance):
+                     goal_support_as_distance, buffering, autonomy_relief):
     """Distress drive from appraising the partner's behaviour yesterday.
 
-    ``threat_i = k_dist a_i W_j + k_press v_i P_j + k_go a_i G^_i (1 - R^_i)``:
+    ``threat_i = (1 - b_R R^_i) (k_dist a_i W_j + k_press v_i (1 - b_G G^_i) P_j) + k_go a_i G^_i (1 - R^_i)``:
     the anxious read the partner's withdrawal as distance, the avoidant read
     the partner's pursuit as pressure, and the anxious read goal support that
-    comes without a safe haven as "go away" (Jakubiak et al. 2023).
+    comes without a safe haven as "go away" (Jakubiak et al. 2023). A partner
+    perceived as responsive buffers the first two: the same withdrawal or
+    pressure from a partner one can count on is less of a threat (Simpson &
+    Overall 2014, partner buffering of attachment insecurity). A partner who
+    supports one's independence makes the same pursuit less of a threat to
+    one's autonomy (Overall, Simpson & Struthers 2013; Feeney & Thrush 2010).
     """
     distance = distance_sensitivity * a * partner_withdrawal
-    pressure = pressure_sensitivity * v * partner_pursuit
+    pressure = pressure_sensitivity * v * (1.0 - autonomy_relief * perceived_goal_support) * partner_pursuit
     go_away = goal_support_as_distance * a * perceived_goal_support * (1.0 - perceived_responsiveness)
-    return distance + pressure + go_away
+    return (1.0 - buffering * perceived_responsiveness) * (distance + pressure) + go_away
 
 
 def bid_for_support(a, v, distress, pursuit):
@@ -117,15 +125,6 @@ def bid_for_support(a, v, distress, pursuit):
     avoidant agents suppress their needs and bid little.
     """
     return np.minimum(pursuit + (1.0 - a) * (1.0 - v) * distress, 1.0)
-
-
-def partner_response(responsiveness, withdrawal, bid):
-    """The response a bid gets: ``resp_j = r_j (1 - W_j) bid_i``.
-
-    It depends on the responder's responsiveness and on how withdrawn the
-    responder was on the day of the bid.
-    """
-    return responsiveness * (1.0 - withdrawal) * bid
 
 
 def coregulation(response, satisfaction, strength, floor):
@@ -148,16 +147,18 @@ def relax_distress(distress, drive_up, drive_down):
     return distress * decay + (drive_up / total) * (1.0 - decay)
 
 
-def distress_drives(a, stressor, threat, coregulation_drive, baseline_distress, anxious_distress,
-                    recovery_rate, rumination):
+def distress_drives(a, stressor, threat, coregulation_drive, withdrawal, baseline_distress, anxious_distress,
+                    recovery_rate, rumination, withdrawal_soothing):
     """The up and down drives of distress.
 
     ``alpha_i = b0 + b_a a_i + s_i + threat_i`` and
-    ``beta_i = rho (1 - m a_i) + c_i``: anxious agents carry more baseline
-    insecurity and recover more slowly on their own (rumination).
+    ``beta_i = rho (1 - m a_i) + c_i + k_W W_i``: anxious agents carry more
+    baseline insecurity and recover more slowly on their own (rumination);
+    yesterday's withdrawal soothes the withdrawer (time out from a flooding
+    conflict, Gottman & Levenson 1988; Gottman 1993).
     """
     up = baseline_distress + anxious_distress * a + stressor + threat
-    down = recovery_rate * (1.0 - rumination * a) + coregulation_drive
+    down = recovery_rate * (1.0 - rumination * a) + coregulation_drive + withdrawal_soothing * withdrawal
     return up, down
 
 
@@ -176,14 +177,62 @@ def switch(drive):
     return squared / (1.0 + squared)
 
 
-def hyperactivation(a, distress, threshold, gain):
-    """Target pursuit: ``P*_i = sigma(h_P a_i max(0, D_i - theta))``."""
-    return switch(gain * a * activation(distress, threshold))
+def hyperactivating_share(a, v):
+    """Share of an activated attachment system that goes into hyperactivation: ``s_i = a_i / (a_i + v_i)``.
+
+    Hyperactivation and deactivation are alternative secondary strategies
+    (Mikulincer & Shaver 2003): the anxious rely on protest, the avoidant on
+    distance, and a fearful person, high on both, splits between them. The
+    rest, ``1 - s_i``, goes into deactivation; with both traits at zero the
+    share is one half.
+    """
+    return (a + 1e-9) / (a + v + 2e-9)
 
 
-def deactivation(v, distress, threshold, gain):
-    """Target withdrawal: ``W*_i = sigma(h_W v_i max(0, D_i - theta))``."""
-    return switch(gain * v * activation(distress, threshold))
+def hyperactivation(a, share, distress, threshold, gain, despair):
+    """Target pursuit: ``P*_i = sigma(h_P a_i s_i (1 - E_i) max(0, D_i - theta))``.
+
+    ``s_i`` from :func:`hyperactivating_share`; despair ``E_i`` quiets protest.
+    """
+    return switch(gain * a * share * (1.0 - despair) * activation(distress, threshold))
+
+
+def deactivation(v, share, distress, threshold, gain):
+    """Target withdrawal: ``W*_i = sigma(h_W v_i (1 - s_i) max(0, D_i - theta))``."""
+    return switch(gain * v * (1.0 - share) * activation(distress, threshold))
+
+
+def unanswered_pursuit(pursuit, response):
+    """How much of yesterday's protest went unanswered: ``u_i = P_i (1 - resp_i)``."""
+    return pursuit * (1.0 - response)
+
+
+def despair_update(despair, unanswered, gain, rate):
+    """Protest gives way to despair when pursuit goes unanswered (Bowlby 1973; Sbarra & Hazan 2008).
+
+    ``E_i(t) = E_i(t-1) + tau_E (min(1, k_E u_i) - E_i(t-1))``: despair builds
+    over days of unanswered pursuit and fades as slowly once pursuit stops or
+    is answered. It is the slow negative feedback that ends an episode:
+    despair quiets pursuit (:func:`hyperactivation`), the partner's distance
+    is no longer provoked, both calm, and despair fades, so the couple can
+    flare again at a later conflict.
+    """
+    return despair + rate * (np.minimum(gain * unanswered, 1.0) - despair)
+
+
+def enacted_support(capacity, distress, blocked, satisfaction, distress_cost, satisfaction_floor):
+    """Support an agent gives today: capacity, as far as its state allows.
+
+    ``given = c_i (1 - x_i) (1 - k_D D_i) (f_S + (1 - f_S) S_i)``, with ``c_i``
+    the declared capacity (responsiveness or goal support) and ``x_i`` what
+    blocks that kind of support: one's own withdrawal for responsiveness (a
+    withdrawn partner is not there to respond), one's own pursuit for goal
+    support (a protesting partner does not encourage the other to go). A
+    distressed giver has less to give (Iida, Seidman, Shrout, Fujita & Bolger
+    2008), a satisfied one more (Collins & Feeney 2000).
+    """
+    return (capacity * (1.0 - blocked) * (1.0 - distress_cost * distress)
+            * (satisfaction_floor + (1.0 - satisfaction_floor) * satisfaction))
 
 
 def with_inertia(previous, target, inertia):
@@ -191,13 +240,25 @@ def with_inertia(previous, target, inertia):
     return inertia * previous + (1.0 - inertia) * target
 
 
+def discount(received, a, bias):
+    """Support as an anxious agent reads it: ``received (1 - b a_i (1 - received))``.
+
+    Anxiety discounts middling support (at ``b a = 1`` a half reads as a
+    quarter) but not full support: 1 still reads as 1, and 0 as 0, so there
+    is no ceiling below what a perfectly responsive partner gives (Collins &
+    Feeney 2004: the anxious read ambiguous support less favourably). With
+    ``b a <= 1`` the reading stays within 0-1.
+    """
+    return received * (1.0 - bias * a * (1.0 - received))
+
+
 def perceive(previous, received, a, bias, noise_sd, z, rate):
     """Perceived support follows received support, discounted by anxiety.
 
-    ``obs = clip(received (1 - b a_i) + sigma_p z)`` and
+    ``obs = clip(received (1 - b a_i (1 - received)) + sigma_p z)`` (:func:`discount`) and
     ``X^(t) = X^(t-1) + tau_p (obs - X^(t-1))`` (Collins & Feeney 2004).
     """
-    observed = clip01(received * (1.0 - bias * a) + noise_sd * z)
+    observed = clip01(discount(received, a, bias) + noise_sd * z)
     return previous + rate * (observed - previous)
 
 
@@ -227,29 +288,39 @@ def secure_base(perceived_responsiveness, threshold):
     return np.maximum(perceived_responsiveness - threshold, 0.0) / np.maximum(1.0 - threshold, 1e-9)
 
 
-def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a, haven, secure_base_effect,
-                               goal_support_as_distance):
+def secure_base_support(perceived_goal_support, haven, effect):
+    """What goal support adds to security on a safe haven, with diminishing returns.
+
+    ``b_i = w_b x / (1 + x)`` with ``x = G^_i h_i``: a little goal support on a
+    safe haven counts for much, more of it for less (support has diminishing
+    and even reversing returns when it is overprovided: Brock & Lawrence 2009;
+    Girme, Overall, Simpson & Fletcher 2015).
+    """
+    x = perceived_goal_support * haven
+    return effect * x / (1.0 + x)
+
+
+def felt_security_from_support(perceived_responsiveness, perceived_goal_support, a, base, goal_support_as_distance):
     """What a day's support says about one's worth (the anxiety-relevant experience).
 
-    ``sec_i = R^_i + w_b G^_i h_i - k_go a_i G^_i (1 - R^_i)``, with ``h_i`` from
-    :func:`secure_base`: goal support adds to security only through a safe
-    haven; without one, it reads as distance to the anxious (Jakubiak et al.
-    2023; Arriaga et al. 2018). Not clipped: a ceiling here would flatten the
-    effect of goal support exactly where responsiveness is high (the trait
-    itself is kept in range instead).
+    ``sec_i = R^_i + b_i - k_go a_i G^_i (1 - R^_i)``, with ``b_i`` the secure
+    base from :func:`secure_base_support`: goal support adds to security only
+    through a safe haven; without one, it reads as distance to the anxious
+    (Jakubiak et al. 2023; Arriaga et al. 2018). Not clipped: a ceiling here
+    would flatten the effect of goal support exactly where responsiveness is
+    high (the trait itself is kept in range instead).
     """
-    return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven
+    return (perceived_responsiveness + base
             - goal_support_as_distance * a * perceived_goal_support * (1.0 - perceived_responsiveness))
 
 
-def trust_from_support(perceived_responsiveness, perceived_goal_support, partner_pursuit, haven,
-                       secure_base_effect):
+def trust_from_support(perceived_responsiveness, base, partner_pursuit):
     """What a day says about depending on the partner (the avoidance-relevant experience).
 
-    ``trust_i = (R^_i + w_b G^_i h_i) (1 - P_j)``: responsiveness that comes
-    without pressure and respects autonomy (Arriaga et al. 2018, ASEM).
+    ``trust_i = (R^_i + b_i) (1 - P_j)``: responsiveness that comes without
+    pressure and respects autonomy (Arriaga et al. 2018, ASEM).
     """
-    return (perceived_responsiveness + secure_base_effect * perceived_goal_support * haven) * (1.0 - partner_pursuit)
+    return (perceived_responsiveness + base) * (1.0 - partner_pursuit)
 
 
 def learn_trait(x, core, experienced, learning_rate, core_weight):
@@ -265,21 +336,19 @@ def learn_trait(x, core, experienced, learning_rate, core_weight):
     return clip01(x + learning_rate * (target - x))
 
 
-def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_responsiveness,
-                partner_goal_support, z, shock) -> PartnerState:
+def partner_day(own: PartnerState, partner: PartnerState, p: Any, z, shock) -> PartnerState:
     """One day for one partner (or for every partner at once), from yesterday's couple state.
 
     Args:
         own: this partner's state on day t-1.
-        partner: the other partner's state on day t-1.
-        p: this partner's parameters (attribute access; floats or arrays).
-        partner_responsiveness: the support for dependence the partner gives
-            (safe haven).
-        partner_goal_support: the support for independence the partner gives
-            (secure base).
+        partner: the other partner's state on day t-1, including the support
+            the partner gave that day (``responsiveness_given``,
+            ``goal_support_given``).
+        p: this partner's parameters (attribute access; floats or arrays),
+            including its own capacities ``responsiveness`` and ``goal_support``.
         z: the day's standard normals (sim.randomness.daily_normals), last axis
             stressor, perceived responsiveness, perceived goal support.
-        shock: conflict-shock drive today (0 on other days).
+        shock: conflict drive today (scheduled shock plus random conflict; 0 on other days).
 
     Returns:
         This partner's state on day t.
@@ -287,28 +356,30 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
     a = unit_trait(own.anxiety)
     v = unit_trait(own.avoidance)
 
-    # The partner answered yesterday's bid, as withdrawn as the partner was then.
-    response = partner_response(partner_responsiveness, partner.withdrawal,
-                                bid_for_support(a, v, own.distress, own.pursuit))
+    # The partner answered yesterday's bid with the safe haven the partner offered then.
+    response = partner.responsiveness_given * bid_for_support(a, v, own.distress, own.pursuit)
 
     stressor = daily_stressor(p.stress_mean, p.stress_sd, z[..., 0], shock)
     threat = appraised_threat(a, v, partner.withdrawal, partner.pursuit, own.perceived_goal_support,
                               own.perceived_responsiveness, p.distance_sensitivity,
-                              p.pressure_sensitivity, p.goal_support_as_distance)
+                              p.pressure_sensitivity, p.goal_support_as_distance, p.responsive_buffering,
+                              p.autonomy_relief)
     soothing = coregulation(response, own.satisfaction, p.coregulation, p.coregulation_floor)
-    up, down = distress_drives(a, stressor, threat, soothing, p.baseline_distress,
-                               p.anxious_distress, p.recovery_rate, p.rumination)
+    up, down = distress_drives(a, stressor, threat, soothing, own.withdrawal, p.baseline_distress,
+                               p.anxious_distress, p.recovery_rate, p.rumination, p.withdrawal_soothing)
     distress = relax_distress(own.distress, up, down)
 
-    pursuit = with_inertia(own.pursuit, hyperactivation(a, distress, p.activation_threshold, p.hyperactivation),
-                           p.behaviour_inertia)
-    withdrawal = with_inertia(own.withdrawal, deactivation(v, distress, p.activation_threshold, p.deactivation),
-                              p.behaviour_inertia)
+    despair = despair_update(own.despair, unanswered_pursuit(own.pursuit, response), p.despair_gain,
+                             p.despair_rate)
+    share = hyperactivating_share(a, v)
+    pursuit = with_inertia(own.pursuit, hyperactivation(a, share, distress, p.activation_threshold,
+                                                        p.hyperactivation, despair), p.behaviour_inertia)
+    withdrawal = with_inertia(own.withdrawal, deactivation(v, share, distress, p.activation_threshold,
+                                                           p.deactivation), p.behaviour_inertia)
 
-    available = partner_responsiveness * (1.0 - partner.withdrawal)
-    perceived_r = perceive(own.perceived_responsiveness, available, a, p.perception_bias,
+    perceived_r = perceive(own.perceived_responsiveness, partner.responsiveness_given, a, p.perception_bias,
                            p.perception_noise, z[..., 1], p.perception_rate)
-    perceived_g = perceive(own.perceived_goal_support, partner_goal_support, a, p.perception_bias,
+    perceived_g = perceive(own.perceived_goal_support, partner.goal_support_given, a, p.perception_bias,
                            p.perception_noise, z[..., 2], p.perception_rate)
 
     satisfaction = follow(own.satisfaction, 1.0 - distress, p.satisfaction_rate)
@@ -317,38 +388,50 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, partner_respon
                                       p.goal_support_effect, p.safe_haven_effect, p.distress_goal_cost),
                   p.goal_rate)
 
-    haven = secure_base(perceived_r, p.haven_threshold)
-    security = felt_security_from_support(perceived_r, perceived_g, a, haven, p.secure_base_effect,
-                                          p.goal_support_as_distance)
-    trust = trust_from_support(perceived_r, perceived_g, partner.pursuit, haven, p.secure_base_effect)
+    base = secure_base_support(perceived_g, secure_base(perceived_r, p.haven_threshold), p.secure_base_effect)
+    security = felt_security_from_support(perceived_r, perceived_g, a, base, p.goal_support_as_distance)
+    trust = trust_from_support(perceived_r, base, partner.pursuit)
     anxiety = ecr_score(learn_trait(a, unit_trait(p.anxiety), security, p.learning_rate, p.core_weight))
     avoidance = ecr_score(learn_trait(v, unit_trait(p.avoidance), trust, p.learning_rate, p.core_weight))
 
+    # Today's support comes from the state one entered the day in (yesterday's), like every other update.
+    responsiveness_given = enacted_support(p.responsiveness, own.distress, own.withdrawal, own.satisfaction,
+                                           p.giver_distress_cost, p.giver_satisfaction_floor)
+    goal_support_given = enacted_support(p.goal_support, own.distress, own.pursuit, own.satisfaction,
+                                         p.giver_distress_cost, p.giver_satisfaction_floor)
     return PartnerState(anxiety, avoidance, distress, pursuit, withdrawal, goal, perceived_r,
-                        perceived_g, satisfaction, response)
+                        perceived_g, satisfaction, response, despair, responsiveness_given, goal_support_given)
 
 
 def initial_state(p: Any, partner_responsiveness, partner_goal_support) -> PartnerState:
     """Day-0 state: calm, perceiving the partner's support through one's own anxiety.
 
     Distress starts at its no-partner set point ``D* = alpha / (alpha + beta)``
-    with mean stress and no threat; behaviour at its targets for that distress;
-    perceptions at the anxiety-discounted support; satisfaction at 1 - D.
+    with mean stress and no threat; behaviour at its targets for that distress
+    (no despair); satisfaction at 1 - D; the support given at one's capacity
+    in that state; perceptions at the partner's capacities as one's anxiety
+    reads them (:func:`discount`).
     """
     a = unit_trait(p.anxiety)
     v = unit_trait(p.avoidance)
-    up, down = distress_drives(a, p.stress_mean, 0.0, 0.0, p.baseline_distress, p.anxious_distress,
-                               p.recovery_rate, p.rumination)
+    up, down = distress_drives(a, p.stress_mean, 0.0, 0.0, 0.0, p.baseline_distress, p.anxious_distress,
+                               p.recovery_rate, p.rumination, p.withdrawal_soothing)
     distress = up / np.maximum(up + down, 1e-12)
-    perceived_r = partner_responsiveness * (1.0 - p.perception_bias * a)
-    perceived_g = partner_goal_support * (1.0 - p.perception_bias * a)
+    perceived_r = discount(partner_responsiveness, a, p.perception_bias)
+    perceived_g = discount(partner_goal_support, a, p.perception_bias)
     goal = goal_pursuit_target(perceived_g, perceived_r, distress, p.goal_base, p.goal_support_effect,
                                p.safe_haven_effect, p.distress_goal_cost)
     zero = 0.0 * distress
-    return PartnerState(p.anxiety + zero, p.avoidance + zero, distress,
-                        hyperactivation(a, distress, p.activation_threshold, p.hyperactivation),
-                        deactivation(v, distress, p.activation_threshold, p.deactivation), goal, perceived_r + zero,
-                        perceived_g + zero, 1.0 - distress, zero)
+    share = hyperactivating_share(a, v)
+    pursuit = hyperactivation(a, share, distress, p.activation_threshold, p.hyperactivation, zero)
+    withdrawal = deactivation(v, share, distress, p.activation_threshold, p.deactivation)
+    satisfaction = 1.0 - distress
+    return PartnerState(p.anxiety + zero, p.avoidance + zero, distress, pursuit, withdrawal, goal,
+                        perceived_r + zero, perceived_g + zero, satisfaction, zero, zero,
+                        enacted_support(p.responsiveness, distress, withdrawal, satisfaction,
+                                        p.giver_distress_cost, p.giver_satisfaction_floor),
+                        enacted_support(p.goal_support, distress, pursuit, satisfaction,
+                                        p.giver_distress_cost, p.giver_satisfaction_floor))
 
 
 def cycle_intensity(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):

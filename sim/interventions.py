@@ -232,16 +232,19 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
         "self-soothing",
         "From the start day, the more anxious partner's distress reactivity falls over eight weeks: "
         "sensitivity to the partner's withdrawal, the reading of goal support as 'go away', anxious "
-        "baseline distress and rumination each fall to half, phased in linearly over 56 days.",
+        "baseline distress and rumination each fall to half, and the urge to protest (the hyperactivating "
+        "gain) to 70%, phased in linearly over 56 days.",
         "The anxious partner relies less on outside validation: the partner's distance drives distress up "
-        "less and distress fades faster on its own, so there is less hyperactivation to feed the cycle. "
+        "less and distress fades faster on its own, and calming oneself takes the place of some protest, so "
+        "there is less hyperactivation to feed the cycle. "
         "The partner's behaviour is unchanged.",
         "Seed 003 (the anxious partner practises self-soothing to reduce reliance on external validation); "
         "seed 001. Sizes and pace are assumptions.",
         (Change("distance_sensitivity", "scale", 0.5, "more-anxious", ramp=8 * _WEEKS),
          Change("goal_support_as_distance", "scale", 0.5, "more-anxious", ramp=8 * _WEEKS),
          Change("anxious_distress", "scale", 0.5, "more-anxious", ramp=8 * _WEEKS),
-         Change("rumination", "scale", 0.5, "more-anxious", ramp=8 * _WEEKS)),
+         Change("rumination", "scale", 0.5, "more-anxious", ramp=8 * _WEEKS),
+         Change("hyperactivation", "scale", 0.7, "more-anxious", ramp=8 * _WEEKS)),
     ),
     Recipe(
         "goal-support-boost",

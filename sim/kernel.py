@@ -25,9 +25,6 @@ from sim import interventions
 from sim.dynamics import STATE_FIELDS
 from sim.interventions import PARTNER_PARAMETERS, partner_rows
 
-RESPONSIVENESS = PARTNER_PARAMETERS.index("responsiveness")
-GOAL_SUPPORT = PARTNER_PARAMETERS.index("goal_support")
-
 
 class PackedParameters(NamedTuple):
     """Partner parameters as the kernel reads them: a table of distinct profiles and an index.
@@ -105,7 +102,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
                 couple["shared_stress"][b].astype(float),
                 couple["dissolution"][b].astype(np.bool_), couple["dissolution_distress"][b].astype(float),
                 couple["dissolution_days"][b].astype(np.int64), tracker.acc[b], tracker.window,
-                tracker.late_start, tracker.swing_margin[b], tracker.settle_tolerance[b], aggregates.hist,
+                tracker.late_start, tracker.levels[b], tracker.settle_tolerance[b], aggregates.hist,
                 aggregates.sums, aggregates.groups[b], together[b], keep_slot[b], series, series_together,
                 day_slot, snapshots[:, b], np.ascontiguousarray(schedule[b]), planned, low, high)
 
@@ -139,7 +136,13 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 from sim.dynamics import PartnerState
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.outcomes import Acc, accumulate_couple, aggregate_couple
-from sim.randomness import NORMALS_PER_DAY, couple_day_conflict, couple_day_normals, couple_day_shared_normal
+from sim.randomness import (
+    NORMALS_PER_DAY,
+    couple_day_conflict_occurs,
+    couple_day_conflict_sizes,
+    couple_day_normals,
+    couple_day_shared_normal,
+)
 
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
@@ -151,7 +154,7 @@ shared_strain_weights = EQUATIONS["shared_strain_weights"]
 @numba.njit(cache=True, error_model="numpy")
 def run_couples(state, profiles, index, keys, days, shock_day, shock_size, conflict_rate, conflict_severity,
                 shared_stress, can_dissolve, dissolution_distress,
-                dissolution_days, acc, window, late_start, swing_margin, settle_tolerance, hist, sums, groups,
+                dissolution_days, acc, window, late_start, flare_levels, settle_tolerance, hist, sums, groups,
                 together, keep_slot, series, series_together, day_slot, snapshots, schedule, planned, low, high):
     normals = np.empty((2, NORMALS_PER_DAY))
     conflict = np.empty(2)
@@ -192,9 +195,15 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, confl
                 normals[0, 0] = shared_strain(normals[0, 0], z_shared, own_weight, shared_weight)
                 normals[1, 0] = shared_strain(normals[1, 0], z_shared, own_weight, shared_weight)
             shock = shock_size[c] if day == shock_day[c] else 0.0
+            shock_a = shock
+            shock_b = shock
             if conflicts:
-                couple_day_conflict(keys[c], day, conflict)
-                shock += conflict_event(conflict[0], conflict[1], conflict_rate[c], conflict_severity[c])
+                # One conflict for both partners; how hard it hits is each partner's own draw.
+                occurs = couple_day_conflict_occurs(keys[c], day)
+                if occurs < conflict_rate[c]:     # conflict_event is 0 otherwise: skip its draws and logarithms
+                    couple_day_conflict_sizes(keys[c], day, conflict)
+                    shock_a += conflict_event(occurs, conflict[0], conflict_rate[c], conflict_severity[c])
+                    shock_b += conflict_event(occurs, conflict[1], conflict_rate[c], conflict_severity[c])
             if planned[c]:
                 conflict_a = SCHEDULED_PARAMETERS(profiles[index[c], 0], ka, schedule[c], 0, day, low, high)
                 conflict_b = SCHEDULED_PARAMETERS(profiles[index[c], 1], kb, schedule[c], 1, day, low, high)
@@ -206,13 +215,11 @@ def run_couples(state, profiles, index, keys, days, shock_day, shock_size, confl
             {unpack("a", STATE_FIELDS)})
             old_b = PartnerState(
             {unpack("b", STATE_FIELDS)})
-            new_a = partner_day(old_a, old_b, pa, kb[{RESPONSIVENESS}], kb[{GOAL_SUPPORT}], normals[0],
-                                shock + conflict_a)
-            new_b = partner_day(old_b, old_a, pb, ka[{RESPONSIVENESS}], ka[{GOAL_SUPPORT}], normals[1],
-                                shock + conflict_b)
+            new_a = partner_day(old_a, old_b, pa, normals[0], shock_a + conflict_a)
+            new_b = partner_day(old_b, old_a, pb, normals[1], shock_b + conflict_b)
 {store("a", "new_a")}
 {store("b", "new_b")}
-            accumulate_couple(acc[c], day, window, late_start, shock_day[c], swing_margin[c],
+            accumulate_couple(acc[c], day, window, late_start, shock_day[c], flare_levels[c],
                               settle_tolerance[c], state[c])
             aggregate_couple(hist[day], sums[day], groups[c], state[c])
             if can_dissolve[c]:

@@ -75,7 +75,7 @@ class CoupleModel(mesa.Model):
         self.together = np.ones(pop.n, dtype=bool)
         self.dissolution_streak = np.zeros(pop.n, dtype=np.int64)
         self.normals_today = np.zeros((pop.n, 2, 1))
-        self.shock_today = np.zeros(pop.n)
+        self.shock_today = np.zeros((pop.n, 2))      # scheduled shock plus random conflict, per partner
         self.conflict_today = np.zeros((pop.n, 2))    # from scheduled conflict events
         self.couples: list[tuple[PartnerAgent, PartnerAgent]] = []
         for c in range(pop.n):
@@ -155,10 +155,11 @@ class CoupleModel(mesa.Model):
         shared = daily_shared_normals(pop.keys, self.day)[:, None]
         own_weight, shared_weight = shared_strain_weights(pop.couple["shared_stress"][:, None])
         self.normals_today[:, :, 0] = shared_strain(self.normals_today[:, :, 0], shared, own_weight, shared_weight)
-        self.shock_today = np.where(pop.couple["shock_day"] == self.day, pop.couple["shock_size"], 0.0)
+        shock = np.where(pop.couple["shock_day"] == self.day, pop.couple["shock_size"], 0.0)[:, None]
         draws = daily_conflict_uniforms(pop.keys, self.day)
-        self.shock_today = self.shock_today + conflict_event(draws[:, 0], draws[:, 1], pop.couple["conflict_rate"],
-                                                             pop.couple["conflict_severity"])
+        # One conflict for both partners; how hard it hits is each partner's own draw.
+        self.shock_today = shock + conflict_event(draws[:, :1], draws[:, 1:], pop.couple["conflict_rate"][:, None],
+                                                  pop.couple["conflict_severity"][:, None])
         lived = self.together.copy()
         self.agents.do("decide")
         self.agents.do("apply")

@@ -52,8 +52,8 @@ class Acc(IntEnum):
     SUM_EARLY = 7
     SUM_LATE = 8
     LATE_PEAK = 9
-    SWINGS = 10
-    SWING_SIDE = 11
+    FLARE_UPS = 10          # onsets: the weekly intensity reached high_intensity from calm
+    IN_FLARE = 11           # 1 from an onset until the weekly intensity is back below quiet_intensity
     PRE_SHOCK_SUM = 12
     PRE_SHOCK_COUNT = 13
     SETTLE_DAYS = 14
@@ -70,6 +70,10 @@ class Acc(IntEnum):
     ANXIETY_1Y_B = 25
     AVOIDANCE_1Y_A = 26
     AVOIDANCE_1Y_B = 27
+    CALMED_FLARE_UPS = 28   # flare-ups that ended in calm
+    FLARE_DAYS = 29         # days in a flare-up
+    CALM_DAYS_LATE = 30     # days of the late window on which the weekly intensity was below quiet_intensity
+    LAST_FLARE_DAY = 31     # the day the latest flare-up began (0: none yet)
 
 
 _P = STATE_FIELDS.index("pursuit")
@@ -81,12 +85,18 @@ _AVO = STATE_FIELDS.index("avoidance")
 
 
 @numba.njit(cache=True, inline="always")
-def accumulate_couple(a, day, window, late_start, shock, swing_margin, settle_tolerance, x):
+def accumulate_couple(a, day, window, late_start, shock, levels, settle_tolerance, x):
     """Add one day of one couple to its accumulator row ``a`` (see :class:`Acc`).
 
-    ``x`` is the couple's state that day, shape (2, len(STATE_FIELDS)). The
-    batch engine calls this inside its compiled day loop; the Mesa model
-    through :meth:`CycleTracker.update`.
+    ``x`` is the couple's state that day, shape (2, len(STATE_FIELDS));
+    ``levels`` the couple's (high_intensity, quiet_intensity). The batch
+    engine calls this inside its compiled day loop; the Mesa model through
+    :meth:`CycleTracker.update`.
+
+    A flare-up begins on a day the weekly intensity reaches high_intensity
+    while the couple is calm, and ends in calm on the first day the weekly
+    intensity is back below quiet_intensity (hysteresis, so daily noise
+    around one level does not count as many episodes).
     """
     intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
     a[Acc.COUNT] += 1.0
@@ -97,6 +107,16 @@ def accumulate_couple(a, day, window, late_start, shock, swing_margin, settle_to
     a[Acc.WEEKLY] += WEEKLY * (intensity - a[Acc.WEEKLY])
     a[Acc.SLOW] += SLOW * (intensity - a[Acc.SLOW])
     a[Acc.PEAK] = max(a[Acc.PEAK], a[Acc.WEEKLY])
+    if a[Acc.IN_FLARE] == 0.0:
+        if a[Acc.WEEKLY] >= levels[0]:
+            a[Acc.IN_FLARE] = 1.0
+            a[Acc.FLARE_UPS] += 1.0
+            a[Acc.LAST_FLARE_DAY] = day
+    elif a[Acc.WEEKLY] < levels[1]:
+        a[Acc.IN_FLARE] = 0.0
+        a[Acc.CALMED_FLARE_UPS] += 1.0
+    if a[Acc.WEEKLY] >= levels[0]:
+        a[Acc.FLARE_DAYS] += 1.0
     if day >= late_start:
         a[Acc.SUM_LATE] += intensity
         for r in range(2):
@@ -105,15 +125,8 @@ def accumulate_couple(a, day, window, late_start, shock, swing_margin, settle_to
             a[Acc.DISTRESS_A + r] += x[r, _D]
             a[Acc.GOAL_A + r] += x[r, _G]
         a[Acc.LATE_PEAK] = max(a[Acc.LATE_PEAK], a[Acc.WEEKLY])
-        side = 0.0
-        if a[Acc.WEEKLY] > a[Acc.SLOW] + swing_margin:
-            side = 1.0
-        elif a[Acc.WEEKLY] < a[Acc.SLOW] - swing_margin:
-            side = -1.0
-        if side != 0.0:
-            if a[Acc.SWING_SIDE] != 0.0 and side != a[Acc.SWING_SIDE]:
-                a[Acc.SWINGS] += 1.0
-            a[Acc.SWING_SIDE] = side
+        if a[Acc.WEEKLY] < levels[1]:
+            a[Acc.CALM_DAYS_LATE] += 1.0
     if day == ONE_YEAR:
         for r in range(2):
             a[Acc.ANXIETY_1Y_A + r] = x[r, _ANX]
@@ -131,10 +144,10 @@ def accumulate_couple(a, day, window, late_start, shock, swing_margin, settle_to
 
 
 @numba.njit(cache=True)
-def _accumulate(acc, day, window, late_start, shock_day, swing_margin, settle_tolerance, state, live):
+def _accumulate(acc, day, window, late_start, shock_day, levels, settle_tolerance, state, live):
     for c in range(acc.shape[0]):
         if live[c]:
-            accumulate_couple(acc[c], day, window, late_start, shock_day[c], swing_margin[c],
+            accumulate_couple(acc[c], day, window, late_start, shock_day[c], levels[c],
                               settle_tolerance[c], state[c])
 
 
@@ -164,7 +177,8 @@ class CycleTracker:
                     Acc.AVOIDANCE_1Y_B):
             self.acc[:, col] = np.nan      # not reached (yet)
         self.acc[:, Acc.WEEKLY_DISTRESS] = np.asarray(initial["distress"]).mean(axis=1)
-        self.swing_margin = np.ascontiguousarray(self.thresholds["swing_margin"])
+        self.levels = np.ascontiguousarray(np.stack([self.thresholds["high_intensity"],
+                                                     self.thresholds["quiet_intensity"]], axis=1))
         self.settle_tolerance = np.ascontiguousarray(self.thresholds["settle_tolerance"])
 
     def update(self, day: int, state: Mapping[str, np.ndarray], together: np.ndarray) -> None:
@@ -177,7 +191,7 @@ class CycleTracker:
         for i, name in enumerate(STATE_FIELDS):
             if name in state:
                 stacked[:, :, i] = state[name]
-        _accumulate(self.acc, day, self.window, self.late_start, self.shock_day, self.swing_margin,
+        _accumulate(self.acc, day, self.window, self.late_start, self.shock_day, self.levels,
                     self.settle_tolerance, stacked, np.asarray(together, dtype=np.bool_))
 
     def dissolve(self, day: int, dissolving: np.ndarray) -> None:
@@ -222,7 +236,11 @@ class CycleTracker:
             "intensity_late": a[:, Acc.SUM_LATE] * late_mean,
             "intensity_peak": a[:, Acc.PEAK].copy(),
             "intensity_trend": trend,
-            "swings": a[:, Acc.SWINGS].astype(np.int64),
+            "flare_ups": a[:, Acc.FLARE_UPS].astype(np.int64),
+            "calmed_flare_ups": a[:, Acc.CALMED_FLARE_UPS].astype(np.int64),
+            "flare_days_share": a[:, Acc.FLARE_DAYS] / count,
+            "calm_days_late": a[:, Acc.CALM_DAYS_LATE].astype(np.int64),
+            "last_flare_day": a[:, Acc.LAST_FLARE_DAY].astype(np.int64),
             "settle_days": a[:, Acc.SETTLE_DAYS].copy(),
             "dissolved": ~np.isnan(a[:, Acc.DISSOLUTION_DAY]),
             "dissolution_day": a[:, Acc.DISSOLUTION_DAY].copy(),
@@ -236,28 +254,32 @@ class CycleTracker:
             out[f"anxiety_change_1y_{role}"] = a[:, Acc.ANXIETY_1Y_A + col] - self.start_anxiety[:, col]
             out[f"avoidance_change_1y_{role}"] = a[:, Acc.AVOIDANCE_1Y_A + col] - self.start_avoidance[:, col]
         frame = pd.DataFrame(out)
-        frame["classification"] = classify(frame, a[:, Acc.LATE_PEAK], self.thresholds)
+        frame["classification"] = classify(frame, self.thresholds, self.days)
         return frame
 
 
-def classify(metrics: pd.DataFrame, late_peak: np.ndarray, thresholds: Mapping[str, Any]) -> np.ndarray:
+def classify(metrics: pd.DataFrame, thresholds: Mapping[str, Any], days: int) -> np.ndarray:
     """Label each couple's run.
 
-    In order: ``dissolved`` if the couple split up; ``secure-stable`` if the
-    weekly intensity never reached ``quiet_intensity``; ``cycling`` if, in the
-    late window, the weekly intensity swung across its slow average at least
-    ``oscillation_swings`` times and peaked at ``high_intensity`` or more;
-    ``escalating`` if the late-window mean is at least ``high_intensity``, or
-    the trend is at least ``rising_trend`` per year and the late mean exceeds
-    the early mean; otherwise ``settling``.
+    ``days`` is the length of the run. In order: ``dissolved`` if the couple split up; ``secure-stable`` if the
+    weekly intensity never reached ``quiet_intensity``; ``escalating`` if the
+    late-window mean is at least ``high_intensity`` and the couple was not
+    calm on any day of the late window (stuck in the cycle);
+    ``cycling`` if the couple had at least ``cycling_flare_ups`` flare-ups
+    that each ended in calm (it flares and calms, again and again), the
+    latest of them beginning in the second half of the run (it still does:
+    a couple whose flare-ups stopped, say after an intervention, is not);
+    ``escalating`` also if the trend is at least ``rising_trend`` per year
+    and the late mean exceeds the early mean; otherwise ``settling``.
     """
     late = metrics["intensity_late"].to_numpy()
     early = metrics["intensity_early"].to_numpy()
     high = thresholds["high_intensity"]
-    escalating = (late >= high) | ((metrics["intensity_trend"].to_numpy() >= thresholds["rising_trend"])
-                                   & (late > early))
-    cycling = (metrics["swings"].to_numpy() >= thresholds["oscillation_swings"]) & (late_peak >= high)
-    label = np.where(cycling, "cycling", np.where(escalating, "escalating", "settling"))
+    stuck = (late >= high) & (metrics["calm_days_late"].to_numpy() == 0)
+    rising = (metrics["intensity_trend"].to_numpy() >= thresholds["rising_trend"]) & (late > early)
+    cycling = ((metrics["calmed_flare_ups"].to_numpy() >= thresholds["cycling_flare_ups"])
+               & (metrics["last_flare_day"].to_numpy() > days / 2))
+    label = np.where(stuck, "escalating", np.where(cycling, "cycling", np.where(rising, "escalating", "settling")))
     label = np.where(metrics["intensity_peak"].to_numpy() < thresholds["quiet_intensity"], "secure-stable", label)
     return np.where(metrics["dissolved"].to_numpy(), "dissolved", label).astype(object)
 

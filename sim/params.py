@@ -78,20 +78,22 @@ _DECLARATIONS: list[Parameter] = [
               "Fraley, Waller & Brennan 2000 (scale); default near typical sample means (assumption)",
               "partner", "traits"),
     Parameter("responsiveness", 0.5, 0, 1, UNIT,
-              "Support for dependence the partner gives: share of the other's bids met when not withdrawn "
-              "(safe haven, reassurance).",
+              "Capacity for support for dependence (safe haven, reassurance): the share of the other's bids "
+              "this partner meets when calm, open and satisfied; what it gives on a day is this capacity as far "
+              "as its withdrawal, distress and satisfaction allow (support as behaviour).",
               "Feeney 2007; Jakubiak et al. 2023 (construct); level assumption",
               "partner", "support"),
     Parameter("goal_support", 0.5, 0, 1, UNIT,
-              "Support for independence the partner gives: encouragement of the other's personal goals "
-              "(secure base).",
+              "Capacity for support for independence (secure base): encouragement of the other's personal "
+              "goals when calm and satisfied; what it gives on a day is this capacity as far as its own pursuit, "
+              "distress and satisfaction allow.",
               "Feeney 2007; Jakubiak et al. 2023 (construct); level assumption",
               "partner", "support"),
     # --- daily stress and conflict -------------------------------------------
     Parameter("stress_mean", 0.05, 0, 1, "distress drive per day",
               "Mean of the daily stressor (work, health, money) that pushes distress up.",
               "assumption", "partner", "stress"),
-    Parameter("stress_sd", 0.10, 0, 1, "distress drive per day",
+    Parameter("stress_sd", 0.20, 0, 1, "distress drive per day",
               "Day-to-day standard deviation of the daily stressor (normal, truncated at 0).",
               "assumption", "partner", "stress"),
     Parameter("shared_stress", 0.1, 0, 1, UNIT,
@@ -105,17 +107,17 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("shock_size", 1.5, 0, 5, "distress drive",
               "Extra distress drive of the conflict shock on its day.",
               "assumption", "couple", "stress"),
-    Parameter("conflict_rate", 0.05, 0, 1, "per day",
+    Parameter("conflict_rate", 0.09, 0, 1, "per day",
               "Chance that a conflict breaks out on a day, for both partners at once (beside any scheduled "
               "shock); 0 keeps conflicts to the scheduled shock. Conflicts are discrete, recurring episodes in "
-              "couples' diaries. The default, about one conflict every three weeks, is calibrated with the "
-              "activation threshold and the appraisal sensitivities so that the cycle stays latent until a "
-              "conflict switches it on (P9).",
+              "couples' diaries. The default, about one conflict every eleven days, is calibrated with the "
+              "activation threshold so that the cycle stays latent until a conflict switches it on (P9) and "
+              "flares several times a year at middling support (P8).",
               "Papp, Cummings & Goeke-Morey 2009 (marital conflict in diaries: recurring episodes); rate "
-              "calibrated to P9", "couple", "stress"),
-    Parameter("conflict_severity", 1.2, 0, 5, "distress drive",
-              "Mean extra distress drive of a conflict on its day; sizes are exponentially distributed (many "
-              "small disagreements, few big fights).",
+              "calibrated to P8 and P9", "couple", "stress"),
+    Parameter("conflict_severity", 1.0, 0, 5, "distress drive",
+              "Mean extra distress drive of a conflict on its day; how hard it hits is exponentially distributed "
+              "(many small disagreements, few big fights), each partner's own draw.",
               "assumption", "couple", "stress"),
     # --- distress ------------------------------------------------------------
     Parameter("baseline_distress", 0.02, 0, 1, "distress drive per day",
@@ -144,20 +146,52 @@ _DECLARATIONS: list[Parameter] = [
               "How strongly goal support without a safe haven reads as 'go away' to an anxious agent "
               "(in the moment and in slow learning).",
               "Jakubiak et al. 2023; Feeney 2007; size assumption", "partner", "appraisal"),
+    Parameter("responsive_buffering", 0.8, 0, 1, UNIT,
+              "Share of the threat in a partner's withdrawal or pressure that is buffered away when the partner "
+              "is perceived as fully responsive.",
+              "Simpson & Overall 2014 (partner buffering of attachment insecurity); Overall, Simpson & Struthers "
+              "2013; size assumption", "partner", "appraisal"),
+    Parameter("autonomy_relief", 1.0, 0, 1, UNIT,
+              "Share of the pressure in a partner's pursuit that is relieved when the partner is perceived as "
+              "fully supporting one's independence (goal support respects the avoidant's autonomy).",
+              "Overall, Simpson & Struthers 2013 (softening avoidant defences); Feeney & Thrush 2010 (secure "
+              "base support); size assumption", "partner", "appraisal"),
     # --- behaviour -----------------------------------------------------------
-    Parameter("activation_threshold", 0.385, 0, 1, "distress",
+    Parameter("activation_threshold", 0.41, 0, 1, "distress",
               "Distress above which the attachment system switches on: below it nobody pursues or withdraws.",
               "Mikulincer & Shaver 2003 (activation under threat); thresholded influence functions "
               "(Gottman, Swanson & Murray 1999); level assumption", "partner", "behaviour"),
-    Parameter("hyperactivation", 7.5, 0, 10, "per unit distress",
+    Parameter("hyperactivation", 24.0, 0, 30, "per unit distress",
               "Gain turning distress into pursuit, per unit of anxiety (protest, demands for reassurance).",
               "Mikulincer & Shaver 2016 (hyperactivating strategies); size assumption", "partner", "behaviour"),
-    Parameter("deactivation", 7.5, 0, 10, "per unit distress",
+    Parameter("deactivation", 14.0, 0, 30, "per unit distress",
               "Gain turning distress into withdrawal, per unit of avoidance (going quiet, shutting down).",
               "Mikulincer & Shaver 2016 (deactivating strategies); size assumption", "partner", "behaviour"),
-    Parameter("behaviour_inertia", 0.5, 0, 0.99, UNIT,
+    Parameter("behaviour_inertia", 0.3, 0, 0.99, UNIT,
               "Share of yesterday's pursuit and withdrawal carried into today (habit).",
               "assumption", "partner", "behaviour"),
+    # --- episodes: what ends a flare-up ---------------------------------------
+    Parameter("despair_rate", 0.05, 0, 1, PER_DAY,
+              "Rate at which despair follows unanswered pursuit, building up and fading away (days to weeks).",
+              "Bowlby 1973 (protest, despair, detachment); Sbarra & Hazan 2008 (protest and despair in adult "
+              "separation); rate assumption", "partner", "episodes"),
+    Parameter("despair_gain", 2.0, 0, 10, "per unit",
+              "Despair that a day of fully unanswered pursuit leads to (capped at 1); despair quiets protest "
+              "in proportion.", "Bowlby 1973; Sbarra & Hazan 2008; size assumption", "partner", "episodes"),
+    Parameter("withdrawal_soothing", 0.3, 0, 5, "recovery per unit withdrawal",
+              "How much one's own withdrawal speeds recovery from distress: distance soothes the withdrawer "
+              "(time out from a flooding conflict).",
+              "Gottman & Levenson 1988; Gottman 1993 (flooding, stonewalling as self-soothing); size assumption",
+              "partner", "episodes"),
+    # --- support as behaviour -------------------------------------------------
+    Parameter("giver_distress_cost", 0.5, 0, 1, UNIT,
+              "Share of the support one gives that is lost at maximal own distress: a distressed partner has "
+              "less to give.", "Iida, Seidman, Shrout, Fujita & Bolger 2008 (own distress and support provision "
+              "in daily diaries); size assumption", "partner", "support"),
+    Parameter("giver_satisfaction_floor", 0.6, 0, 1, UNIT,
+              "Share of one's support capacity given at zero relationship satisfaction (1 = satisfaction "
+              "does not matter).", "Collins & Feeney 2000 (caregiving depends on relationship quality); size "
+              "assumption", "partner", "support"),
     # --- co-regulation -------------------------------------------------------
     Parameter("coregulation", 1.0, 0, 5, "recovery per unit response",
               "How much a partner's response to a bid speeds recovery from distress.",
@@ -173,7 +207,7 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("perception_rate", 0.1, 0.001, 1, PER_DAY,
               "Rate at which perceived support follows the support received.",
               "assumption", "partner", "perception"),
-    Parameter("perception_bias", 0.3, 0, 1, UNIT,
+    Parameter("perception_bias", 0.4, 0, 1, UNIT,
               "Share of received support that goes unnoticed at maximal anxiety.",
               "Collins & Feeney 2004 (anxious partners read support less favourably); size assumption",
               "partner", "perception"),
@@ -195,14 +229,14 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("distress_goal_cost", 0.3, 0, 1, "per unit",
               "Decrease in goal pursuit per unit of distress.", "assumption", "partner", "goals"),
     # --- slow learning of the working models -----------------------------------
-    Parameter("learning_rate", 1 / 1095, 0, 0.05, PER_DAY,
+    Parameter("learning_rate", 1 / 2100, 0, 0.05, PER_DAY,
               "Rate at which anxiety and avoidance move towards what experience says (ASEM's long time scale).",
               "Arriaga et al. 2018; calibrated so one-year test-retest stays realistic "
               "(Fraley et al. 2011; Sibley & Liu 2004)", "partner", "learning"),
     Parameter("core_weight", 0.5, 0, 1, UNIT,
               "Weight of the stable core in the learning target (the rest is experience).",
               "Fraley et al. 2011 (stable core plus fluctuation); size assumption", "partner", "learning"),
-    Parameter("secure_base_effect", 1.5, 0, 3, "per unit",
+    Parameter("secure_base_effect", 2.05, 0, 5, "per unit",
               "How much goal support adds to felt security when there is a safe haven.",
               "Jakubiak et al. 2023; Arriaga et al. 2018; size assumption", "partner", "learning"),
     Parameter("haven_threshold", 0.4, 0, 0.99, UNIT,
@@ -274,12 +308,15 @@ _DECLARATIONS: list[Parameter] = [
     Parameter("rising_trend", 0.10, 0, 10, "intensity per year",
               "Trend in cycle intensity at or above which a couple counts as escalating even below "
               "high_intensity.", "assumption", "classification", "classification"),
-    Parameter("oscillation_swings", 4, 0, 1_000, "swings",
-              "Swings of the weekly cycle intensity across its slow average, within the last window, "
-              "from which an active cycle counts as cycling rather than escalating.",
-              "assumption", "classification", "classification", int),
+    Parameter("cycling_flare_ups", 2, 0, 1_000, "flare-ups",
+              "Flare-ups, each ended in calm, from which a couple counts as cycling (it flares and calms "
+              "again and again) rather than settling. A flare-up begins when the weekly cycle intensity reaches "
+              "high_intensity and ends when it is back below quiet_intensity.",
+              "assumption (seeds 001, 003: the loop flares with conflict and calms with repair)",
+              "classification", "classification", int),
     Parameter("swing_margin", 0.05, 0, 1, "intensity",
-              "How far the weekly intensity must cross its slow average for a swing to count.",
+              "How far below its eight-week average the weekly intensity of an active couple must be for the "
+              "app to call it cycling (falling back) rather than escalating, on the day shown.",
               "assumption", "classification", "classification"),
     Parameter("settle_tolerance", 0.05, 0, 1, "distress",
               "A couple has settled after a shock when its weekly distress is back within this of its "
@@ -288,7 +325,7 @@ _DECLARATIONS: list[Parameter] = [
 
 PARAMETERS: dict[str, Parameter] = {p.name: p for p in _DECLARATIONS}
 
-GROUP_ORDER = ["traits", "support", "stress", "distress", "appraisal", "behaviour", "coregulation",
+GROUP_ORDER = ["traits", "support", "stress", "distress", "appraisal", "behaviour", "episodes", "coregulation",
                "perception", "goals", "learning", "dissolution", "interventions",
                "population", "measurement", "classification"]
 

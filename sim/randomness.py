@@ -43,6 +43,7 @@ SETUP_BLOCK = 1 << 40  # once-per-couple draws live far beyond any simulated day
 MEASUREMENT_BLOCK = 1 << 41  # a virtual study's measurement errors, likewise
 CONFLICT_BLOCK = 1 << 42  # the couple's daily conflict draws, one position a day
 SHARED_BLOCK = 1 << 43  # the couple's shared stress normal, one position a day
+CONFLICT_SIZE_BLOCK = 1 << 44  # how hard the day's conflict hits each partner, one position a day
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -126,11 +127,24 @@ def couple_day_normals(key, day, out):
 
 
 @numba.njit(cache=True, inline="always")
+def couple_day_conflict_occurs(key, day):
+    """The couple's uniform of ``day`` that says whether a conflict breaks out: high half of ``3 * 2^42 + day``."""
+    return high_uniform(stream_bits(key, np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day)))
+
+
+@numba.njit(cache=True, inline="always")
+def couple_day_conflict_sizes(key, day, out):
+    """Fill ``out`` (2,) with how hard ``day``'s conflict hits a and b: the halves of ``3 * 2^44 + day``."""
+    sizes = stream_bits(key, np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day))
+    out[0] = high_uniform(sizes)
+    out[1] = low_uniform(sizes)
+
+
+@numba.njit(cache=True, inline="always")
 def couple_day_conflict(key, day, out):
-    """Fill ``out`` (2,) with the couple's conflict uniforms of ``day`` (occurs?, size), position ``3 * 2^42 + day``."""
-    bits = stream_bits(key, np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day))
-    out[0] = high_uniform(bits)
-    out[1] = low_uniform(bits)
+    """Fill ``out`` (3,) with the couple's conflict uniforms of ``day``: occurs?, size for a, size for b."""
+    out[0] = couple_day_conflict_occurs(key, day)
+    couple_day_conflict_sizes(key, day, out[1:])
 
 
 @numba.njit(cache=True, inline="always")
@@ -165,8 +179,8 @@ def _fill_daily_conflict(keys, day, out):
 
 
 def daily_conflict_uniforms(keys: np.ndarray, day: int) -> np.ndarray:
-    """The day's conflict uniforms of every couple: ``(couples, 2)`` (whether a conflict occurs, its size)."""
-    return _per_couple(_fill_daily_conflict, keys, day, (2,))
+    """The day's conflict uniforms of every couple, ``(couples, 3)``: does a conflict occur, how hard it hits a, b."""
+    return _per_couple(_fill_daily_conflict, keys, day, (3,))
 
 
 @numba.njit(cache=True)

@@ -21,8 +21,9 @@ MIXED = "mixed"             # the pairing of a cell whose couples have different
 # The per-couple outcomes of a run, in the order sim.outcomes.CycleTracker.summary gives them (a test holds the
 # two together). Partner-level ones end in _a and _b.
 OUTCOME_COLUMNS = (
-    "intensity_mean", "intensity_early", "intensity_late", "intensity_peak", "intensity_trend", "swings",
-    "settle_days", "dissolved", "dissolution_day",
+    "intensity_mean", "intensity_early", "intensity_late", "intensity_peak", "intensity_trend", "flare_ups",
+    "calmed_flare_ups", "flare_days_share", "calm_days_late",
+    "last_flare_day", "settle_days", "dissolved", "dissolution_day",
     *(f"{name}_{role}" for role in "ab" for name in (
         "pursuit_late", "withdrawal_late", "distress_late", "goal_pursuit_late", "anxiety_change",
         "avoidance_change", "anxiety_change_1y", "avoidance_change_1y")),

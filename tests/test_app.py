@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.cli import main
@@ -44,19 +45,28 @@ def test_sliders_take_their_ranges_from_the_declarations():
 
 
 def test_intervention_control_calms_the_cycle_on_screen():
-    """Choosing the check-in ritual from day 120 shows the escalated couple settling, and staying far calmer."""
+    """Choosing the check-in ritual from day 120: the couple that keeps flaring without it flares far less with it.
+
+    Model 2's couples flare up and calm again, so the screen is judged over the rest of the year, day by day:
+    without the ritual the couple is shown in the cycle (escalating or cycling) on some days after day 150;
+    with it, its mean cycle intensity over days 150-365 is under half, and it ends the year calm.
+    """
     from sim.classroom import ClassroomModel, live_regime
     plain = ClassroomModel(intervention="none")
     ritual = ClassroomModel(intervention="checkin-ritual", intervention_day=120)
-    for model in (plain, ritual):
+    shown = {"plain": [], "ritual": []}
+    intensity = {"plain": [], "ritual": []}
+    for name, model in (("plain", plain), ("ritual", ritual)):
         model.inject_conflict()
-        model.run(200)
-    assert live_regime(plain) == "escalating" and live_regime(ritual) in ("settling", "settled")
+        for day in range(1, 366):
+            model.step()
+            if day >= 150:
+                shown[name].append(live_regime(model))
+                intensity[name].append(model.cycle_intensity()[0])
     assert ritual.couples[0][1].responsiveness == 0.9          # the avoidant partner now checks in
-    plain.run(165)
-    ritual.run(165)
-    assert live_regime(plain) == "escalating" and live_regime(ritual) != "escalating"
-    assert ritual.cycle_intensity()[0] < 0.5 * plain.cycle_intensity()[0]
+    assert {"escalating", "cycling"} & set(shown["plain"])
+    assert np.mean(intensity["ritual"]) < 0.5 * np.mean(intensity["plain"])
+    assert shown["ritual"][-1] in ("settling", "settled", "simmering", "secure-stable")
 
 
 def test_conflict_button_shocks_the_couple_tomorrow():
@@ -116,7 +126,8 @@ def test_app_in_a_real_browser(tmp_path):
             slider.press("End")
             page.wait_for_timeout(500)
             page.get_by_role("button", name="Reset", exact=True).click()
-            page.wait_for_function("document.body.innerText.includes('responsiveness 1.00')", timeout=30_000)
+            # The narrative gives the support given today "of" the capacity the slider set.
+            page.wait_for_function("/responsiveness [0-9.]+ of 1\\.00/.test(document.body.innerText)", timeout=30_000)
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         real = [e for e in watched.errors if not any(k in e for k in KNOWN_HARMLESS)]
         assert not real, real

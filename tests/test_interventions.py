@@ -80,7 +80,7 @@ def test_schedule_sets_scales_shifts_with_rhythm_end_ramp_and_bounds():
     assert _on(rules, 5)[0][G] == pytest.approx(base[G] + 0.25 * (1.0 - base[G]))   # ramp 1/4, clipped at 1
     assert _on(rules, 8)[0][G] == 1.0 and _on(rules, 300)[0][G] == 1.0
     assert _on(rules, 30)[0][H] == base[H] * 1.2 and _on(rules, 35)[0][H] == base[H]   # for=5: days 30-34
-    assert _on(_rules(["b.hyperactivation*=2"]), 180)[0][H] == 10.0                 # kept within its declared range
+    assert _on(_rules(["b.hyperactivation*=2"]), 180)[0][H] == 30.0                 # kept within its declared range
     assert _on(rules, 12, role=0)[1] == 1.5 and _on(rules, 13, role=0)[1] == 0.0     # a conflict happens once
     assert _on(rules, 12, role=1)[1] == 0.0                                          # and only to a
 
@@ -136,7 +136,10 @@ def test_intervention_sweep_compares_each_couple_with_itself_and_reports_it(tmp_
     ritual = runs[runs.intervention == "checkin-ritual"].set_index(["seed_cell", "replicate"])["seed_key"]
     assert (none.sort_index() == ritual.sort_index()).all()
     effects = paired_effects(load_results(out)).set_index("intervention")
-    assert effects.loc["checkin-ritual", "reduction"] >= 0.1 and effects.loc["checkin-ritual", "moved"] >= 0.5
+    ritual = effects.loc["checkin-ritual"]
+    # At least halves the late intensity of the same couples without it (model 2's cycling couples alternate
+    # flare-ups and calm, so their late mean is near 0.1-0.15, not model 1's stuck 0.5), and moves half to calm.
+    assert ritual["reduction"] >= 0.5 * ritual["late_without"] and ritual["moved"] >= 0.5
     built = build(out)
     html = built["report"].read_text()
     assert "figure-intervention-timecourse" in html and "figure-intervention-effects" in html

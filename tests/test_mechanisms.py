@@ -24,7 +24,7 @@ def test_daily_stressor_is_non_negative_and_carries_the_shock():
 
 def test_appraisal_anxious_read_distance_avoidant_read_pressure():
     kw = dict(perceived_goal_support=0.0, perceived_responsiveness=1.0, distance_sensitivity=0.6,
-              pressure_sensitivity=0.6, goal_support_as_distance=0.6)
+              pressure_sensitivity=0.6, goal_support_as_distance=0.6, buffering=0.5, autonomy_relief=0.5)
     anxious = dict(a=0.8, v=0.1)
     avoidant = dict(a=0.1, v=0.8)
     # The anxious agent is hurt by withdrawal far more than by pursuit; the avoidant the reverse.
@@ -36,7 +36,7 @@ def test_appraisal_anxious_read_distance_avoidant_read_pressure():
 
 def test_goal_support_without_safe_haven_reads_as_distance_to_the_anxious():
     kw = dict(v=0.1, partner_withdrawal=0.0, partner_pursuit=0.0, distance_sensitivity=0.6,
-              pressure_sensitivity=0.6, goal_support_as_distance=0.6)
+              pressure_sensitivity=0.6, goal_support_as_distance=0.6, buffering=0.5, autonomy_relief=0.5)
     no_haven = d.appraised_threat(a=0.8, perceived_goal_support=0.9, perceived_responsiveness=0.0, **kw)
     haven = d.appraised_threat(a=0.8, perceived_goal_support=0.9, perceived_responsiveness=1.0, **kw)
     secure = d.appraised_threat(a=0.0, perceived_goal_support=0.9, perceived_responsiveness=0.0, **kw)
@@ -50,10 +50,41 @@ def test_bids_anxious_pursue_secure_bid_calmly_avoidant_suppress():
     assert d.bid_for_support(a=0.9, v=0.1, distress=1.0, pursuit=1.0) == 1.0
 
 
-def test_response_needs_responsiveness_and_a_partner_who_is_not_withdrawn():
-    assert d.partner_response(0.8, 0.0, 0.5) == pytest.approx(0.4)
-    assert d.partner_response(0.8, 1.0, 0.5) == 0.0
-    assert d.partner_response(0.2, 0.0, 0.5) < d.partner_response(0.8, 0.0, 0.5)
+def test_a_responsive_partner_buffers_threat_and_goal_support_relieves_pressure():
+    kw = dict(partner_withdrawal=0.8, partner_pursuit=0.8, distance_sensitivity=0.6, pressure_sensitivity=0.6,
+              goal_support_as_distance=0.0, buffering=0.8, autonomy_relief=0.6)
+    anxious, avoidant = dict(a=0.8, v=0.1), dict(a=0.1, v=0.8)
+    unbuffered = d.appraised_threat(**anxious, perceived_goal_support=0.0, perceived_responsiveness=0.0, **kw)
+    buffered = d.appraised_threat(**anxious, perceived_goal_support=0.0, perceived_responsiveness=1.0, **kw)
+    assert buffered == pytest.approx(0.2 * unbuffered)          # Simpson & Overall 2014: buffering
+    pressed = d.appraised_threat(**avoidant, perceived_goal_support=0.0, perceived_responsiveness=0.0, **kw)
+    respected = d.appraised_threat(**avoidant, perceived_goal_support=1.0, perceived_responsiveness=0.0, **kw)
+    assert respected < pressed                                  # autonomy support relieves pressure
+
+
+def test_support_given_depends_on_capacity_and_the_givers_state():
+    kw = dict(distress_cost=0.5, satisfaction_floor=0.6)
+    calm = d.enacted_support(0.8, distress=0.0, blocked=0.0, satisfaction=1.0, **kw)
+    assert calm == pytest.approx(0.8)                           # full capacity when calm, open and satisfied
+    assert d.enacted_support(0.8, 1.0, 0.0, 1.0, **kw) == pytest.approx(0.4)     # distressed: half
+    assert d.enacted_support(0.8, 0.0, 1.0, 1.0, **kw) == 0.0    # fully withdrawn (or pursuing): nothing
+    assert d.enacted_support(0.8, 0.0, 0.0, 0.0, **kw) == pytest.approx(0.48)    # dissatisfied: the floor
+    assert d.enacted_support(0.0, 0.0, 0.0, 1.0, **kw) == 0.0    # no capacity, nothing to give
+
+
+def test_unanswered_pursuit_gives_way_to_despair_that_quiets_protest_and_fades():
+    assert d.unanswered_pursuit(0.8, 0.0) == pytest.approx(0.8)
+    assert d.unanswered_pursuit(0.8, 1.0) == 0.0
+    despair = 0.0
+    for _ in range(30):                                         # a month of unanswered pursuit
+        despair = d.despair_update(despair, d.unanswered_pursuit(0.8, 0.1), gain=2.0, rate=0.05)
+    assert 0.7 < despair < 1.0                                  # builds over weeks (1 - 0.95^30 of the way)
+    protest = d.hyperactivation(0.8, 0.9, distress=0.8, threshold=0.4, gain=4, despair=0.0)
+    quiet = d.hyperactivation(0.8, 0.9, distress=0.8, threshold=0.4, gain=4, despair=despair)
+    assert quiet < 0.5 * protest
+    for _ in range(30):                                         # a calm month: it fades
+        despair = d.despair_update(despair, 0.0, gain=2.0, rate=0.05)
+    assert despair < 0.2
 
 
 def test_coregulation_soothes_more_in_a_good_relationship():
@@ -68,19 +99,26 @@ def test_distress_relaxes_exactly_towards_its_set_point_and_stays_in_range():
     assert d.relax_distress(0.0, 1.0, 1.0) == pytest.approx(0.5 * (1 - math.exp(-2)))
     assert d.relax_distress(0.3, 0.0, 0.0) == pytest.approx(0.3)
     assert 0.0 <= d.relax_distress(1.0, 50.0, 0.0) <= 1.0
-    up, down = d.distress_drives(a=0.8, stressor=0.1, threat=0.2, coregulation_drive=0.0, baseline_distress=0.02,
-                                 anxious_distress=0.1, recovery_rate=0.5, rumination=0.5)
-    up0, down0 = d.distress_drives(a=0.0, stressor=0.1, threat=0.2, coregulation_drive=0.0,
-                                   baseline_distress=0.02, anxious_distress=0.1, recovery_rate=0.5, rumination=0.5)
+    kw = dict(stressor=0.1, threat=0.2, coregulation_drive=0.0, baseline_distress=0.02, anxious_distress=0.1,
+              recovery_rate=0.5, rumination=0.5, withdrawal_soothing=0.3)
+    up, down = d.distress_drives(a=0.8, withdrawal=0.0, **kw)
+    up0, down0 = d.distress_drives(a=0.0, withdrawal=0.0, **kw)
     assert up > up0 and down < down0  # anxiety: more baseline insecurity, slower recovery (rumination)
+    assert d.distress_drives(a=0.0, withdrawal=1.0, **kw)[1] == pytest.approx(down0 + 0.3)  # distance soothes
 
 
 def test_hyperactivation_and_deactivation_switch_on_above_threshold():
-    assert d.hyperactivation(a=0.9, distress=0.15, threshold=0.2, gain=6) == 0.0
-    assert d.hyperactivation(a=0.9, distress=0.7, threshold=0.2, gain=6) > 0.8
-    assert d.hyperactivation(a=0.1, distress=0.7, threshold=0.2, gain=6) < 0.1   # secure: no protest
-    assert d.deactivation(v=0.9, distress=0.7, threshold=0.2, gain=6) > 0.8
-    assert d.deactivation(v=0.1, distress=0.7, threshold=0.2, gain=6) < 0.1
+    anxious, avoidant, secure = d.hyperactivating_share(0.9, 0.1), d.hyperactivating_share(0.1, 0.9), 0.5
+    assert anxious == pytest.approx(0.9) and avoidant == pytest.approx(0.1)
+    assert d.hyperactivating_share(0.0, 0.0) == pytest.approx(0.5)
+    assert d.hyperactivation(0.9, anxious, distress=0.15, threshold=0.2, gain=8, despair=0.0) == 0.0
+    assert d.hyperactivation(0.9, anxious, distress=0.7, threshold=0.2, gain=8, despair=0.0) > 0.8
+    assert d.hyperactivation(0.1, secure, distress=0.7, threshold=0.2, gain=8, despair=0.0) < 0.1  # no protest
+    assert d.deactivation(0.9, avoidant, distress=0.7, threshold=0.2, gain=8) > 0.8
+    assert d.deactivation(0.1, secure, distress=0.7, threshold=0.2, gain=8) < 0.1
+    # Alternative strategies (Mikulincer & Shaver 2003): the anxious hardly withdraw, the avoidant hardly pursue.
+    assert d.deactivation(0.1, anxious, distress=0.7, threshold=0.2, gain=8) < 0.01
+    assert d.hyperactivation(0.1, avoidant, distress=0.7, threshold=0.2, gain=8, despair=0.0) < 0.01
     # S-shaped: steeper in the middle than at the onset.
     x = np.linspace(0, 3, 301)
     slope = np.diff(d.switch(x))
@@ -92,10 +130,13 @@ def test_inertia_and_follow_are_convex_steps():
     assert d.follow(0.2, 1.0, 0.1) == pytest.approx(0.28)
 
 
-def test_perception_is_discounted_by_anxiety():
+def test_perception_is_discounted_by_anxiety_without_a_ceiling():
     secure = d.perceive(0.5, received=0.8, a=0.0, bias=0.4, noise_sd=0.0, z=0.0, rate=1.0)
     anxious = d.perceive(0.5, received=0.8, a=1.0, bias=0.4, noise_sd=0.0, z=0.0, rate=1.0)
-    assert secure == pytest.approx(0.8) and anxious == pytest.approx(0.48)
+    assert secure == pytest.approx(0.8) and anxious == pytest.approx(0.8 * (1 - 0.4 * 0.2))
+    # Full support reads as full support even to the most anxious: no ceiling below 1.
+    assert d.perceive(0.5, received=1.0, a=1.0, bias=1.0, noise_sd=0.0, z=0.0, rate=1.0) == pytest.approx(1.0)
+    assert d.discount(0.5, 1.0, 1.0) == pytest.approx(0.25)
     assert 0.0 <= d.perceive(0.5, 1.0, 0.0, 0.4, 1.0, 10.0, 1.0) <= 1.0
 
 
@@ -110,17 +151,19 @@ def test_goal_pursuit_grows_with_support_and_safe_haven_falls_with_distress():
 def test_goal_support_adds_security_only_on_a_safe_haven():
     def gain(r, a):
         haven = d.secure_base(r, 0.4)
-        return (d.felt_security_from_support(r, 0.8, a, haven, 1.5, 1.2)
-                - d.felt_security_from_support(r, 0.2, a, haven, 1.5, 1.2))
+        return (d.felt_security_from_support(r, 0.8, a, d.secure_base_support(0.8, haven, 1.5), 1.2)
+                - d.felt_security_from_support(r, 0.2, a, d.secure_base_support(0.2, haven, 1.5), 1.2))
     assert d.secure_base(0.3, 0.4) == 0.0 and d.secure_base(1.0, 0.4) == 1.0
     assert gain(0.9, 0.7) > 0.3       # with a safe haven goal support raises security
     assert gain(0.3, 0.0) == 0.0      # below the haven threshold it gives a secure person nothing
     assert gain(0.3, 0.7) < -0.2      # and reads as distance to an anxious one
     # No ceiling: the gain keeps growing with responsiveness (a ceiling would flatten it at the top).
     assert gain(1.0, 0.0) > gain(0.8, 0.0) > gain(0.6, 0.0) > 0
-    haven = d.secure_base(0.8, 0.4)
-    assert d.trust_from_support(0.8, 0.5, partner_pursuit=0.0, haven=haven, secure_base_effect=1.5) > \
-        d.trust_from_support(0.8, 0.5, partner_pursuit=0.9, haven=haven, secure_base_effect=1.5)
+    base = d.secure_base_support(0.5, d.secure_base(0.8, 0.4), 1.5)
+    assert d.trust_from_support(0.8, base, partner_pursuit=0.0) > d.trust_from_support(0.8, base, partner_pursuit=0.9)
+    # Diminishing returns: the second half of goal support adds less than the first.
+    assert d.secure_base_support(0.5, 1.0, 1.5) - d.secure_base_support(0.0, 1.0, 1.5) > \
+        d.secure_base_support(1.0, 1.0, 1.5) - d.secure_base_support(0.5, 1.0, 1.5) > 0
 
 
 def test_learning_moves_traits_slowly_towards_experience_and_core():
@@ -153,8 +196,8 @@ def test_partner_day_is_pure():
     s1 = d.initial_state(SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5)._replace(distress=0.6)
     s2 = d.initial_state(SimpleNamespace(**{**vars(p), "avoidance": 5.0}), 0.5, 0.5)._replace(pursuit=0.3)
     z = np.zeros(4)
-    first = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5, z, 0.0)
-    again = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), 0.5, 0.5, z, 0.0)
+    first = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), z, 0.0)
+    again = d.partner_day(s1, s2, SimpleNamespace(**{**vars(p), "anxiety": 5.0}), z, 0.0)
     assert first == again   # pure: no hidden state
 
 
@@ -174,27 +217,34 @@ def test_conflicts_break_out_at_their_rate_with_exponential_sizes():
     """Over 2,000 couples x 365 days: the share of conflict days is the rate, sizes have mean and SD kappa.
 
     Thresholds are 5 standard errors: binomial for the share (n = 730,000 couple-days), and kappa / sqrt(k)
-    for the mean and SD of k exponential sizes.
+    for the mean and SD of k exponential sizes. A conflict breaks out for both partners at once; how hard it
+    hits each is the partner's own draw, so the two sizes are independent (correlation within 5 SE of 0).
     """
     from sim.dynamics import conflict_event
     from sim.randomness import couple_keys, daily_conflict_uniforms
     keys = couple_keys(4, [(c,) for c in range(2000)])
     rate, kappa = 0.1, 0.8
-    drives = np.concatenate([conflict_event(*daily_conflict_uniforms(keys, day).T, rate, kappa)
-                             for day in range(1, 366)])
+    def day_drives(day, rate):
+        u = daily_conflict_uniforms(keys, day)
+        return np.stack([conflict_event(u[:, 0], u[:, 1 + r], rate, kappa) for r in range(2)], axis=1)
+    both = np.concatenate([day_drives(day, rate) for day in range(1, 366)])
+    assert np.array_equal(both[:, 0] > 0, both[:, 1] > 0)      # one conflict, for both partners
+    hit = both[both[:, 0] > 0]
+    assert abs(np.corrcoef(hit[:, 0], hit[:, 1])[0, 1]) < 5 / np.sqrt(len(hit))
+    drives = both[:, 0]
     share = np.mean(drives > 0)
     assert abs(share - rate) < 5 * np.sqrt(rate * (1 - rate) / drives.size)
     sizes = drives[drives > 0]
     assert abs(sizes.mean() - kappa) < 5 * kappa / np.sqrt(sizes.size)
     assert abs(sizes.std() - kappa) < 5 * kappa / np.sqrt(sizes.size) * 1.5     # SD of an SD, with margin
-    assert np.all(conflict_event(*daily_conflict_uniforms(keys, 7).T, 0.0, kappa) == 0.0)   # rate 0: none
+    assert np.all(day_drives(7, 0.0) == 0.0)     # rate 0: none
 
 
 def test_random_conflicts_raise_distress_and_leave_the_other_draws_alone():
     """Same couples, same seed: conflicts add distress on their days; on the days before the first, nothing moves."""
     from sim.engine import simulate
     from sim.population import make_population
-    calm = make_population("secure-secure", 200, 9)
+    calm = make_population("secure-secure", 200, 9, overrides=["conflict_rate=0"])
     stormy = make_population("secure-secure", 200, 9, overrides=["conflict_rate=0.1", "conflict_severity=1.0"])
     quiet = simulate(calm, 120, series_couples=range(200)).series
     rough = simulate(stormy, 120, series_couples=range(200)).series

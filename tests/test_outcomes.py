@@ -49,11 +49,28 @@ def test_rising_cycle_has_positive_trend_and_escalates():
 
 
 def test_oscillating_cycle_is_cycling():
+    """A cycle that flares for a fortnight and calms for a fortnight, all year: twelve flare-ups, each ended."""
     days = np.arange(365)
     wave = 0.5 + 0.45 * np.sign(np.sin(2 * np.pi * days / 30))
     row = feed(wave, wave)
-    assert row["swings"] >= 4
+    assert row["flare_ups"] == 13 and row["calmed_flare_ups"] == 12     # the last one still going on day 365
+    assert 0.5 < row["flare_days_share"] < 0.75      # half the days, and the weekly average lags a few
+    assert row["calm_days_late"] > 0
     assert row["classification"] == "cycling"
+
+
+def test_one_flare_up_that_never_ends_is_escalating_not_cycling():
+    steady = np.concatenate([np.full(30, 0.0), np.full(335, 0.7)])
+    row = feed(steady, steady)
+    assert row["flare_ups"] == 1 and row["calmed_flare_ups"] == 0 and row["calm_days_late"] == 0
+    assert row["classification"] == "escalating"
+
+
+def test_hysteresis_noise_around_one_level_is_one_flare_up():
+    rng = np.random.default_rng(3)
+    jitter = np.sqrt(np.clip(0.25 + 0.05 * rng.standard_normal(365), 0, 1))     # intensity about 0.25 +- 0.05
+    row = feed(jitter, jitter)
+    assert row["flare_ups"] == 1
 
 
 def test_cycle_that_dies_down_is_settling_and_calm_couple_is_secure_stable():

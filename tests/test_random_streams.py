@@ -3,8 +3,9 @@
 (a) tests/baselines/random_streams.json holds, for a few fixed keys and stream
     positions (the first days, the setup block at 3 * 2^40, the measurement
     block at 3 * 2^41), the raw 64-bit outputs, both uniforms and both normals;
-    the outputs of daily_normals, setup_draws and measurement_draws for three
-    real couple keys; and the keys couple_keys(root, spawn_keys) gives for a few
+    the outputs of daily_normals, daily_conflict_uniforms, daily_shared_normals,
+    setup_draws and measurement_draws for three real couple keys; and the keys
+    couple_keys(root, spawn_keys) gives for a few
     roots and spawn keys. They are compared bit for bit (integers exactly,
     floats as their uint64 bit patterns). :func:`reference_streams` below is the
     only code that makes the file; regenerate it on purpose with
@@ -79,6 +80,11 @@ def reference_streams() -> dict:
     api = f"root={API_ROOT} couples=0..{API_COUPLES - 1}"
     for day in API_DAYS:
         entries[f"daily_normals {api} day={day}"] = {"day": day, "normal": R.daily_normals(keys, day).tolist()}
+    for day in API_DAYS:
+        entries[f"daily_conflict_uniforms {api} day={day}"] = {
+            "day": day, "uniform": R.daily_conflict_uniforms(keys, day).tolist()}
+        entries[f"daily_shared_normals {api} day={day}"] = {
+            "day": day, "normal": R.daily_shared_normals(keys, day).tolist()}
     uniform, normal = R.setup_draws(keys)
     entries[f"setup_draws {api}"] = {"uniform": uniform.tolist(), "normal": normal.tolist()}
     entries[f"measurement_draws {api}"] = {"count": MEASUREMENTS,

@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.cli import main
@@ -33,15 +34,16 @@ def test_report_has_every_figure_and_is_self_contained(grid_results):
     done = build(grid_results)
     assert done["seconds"] < 20 and done["bytes"] < 15e6
     titles = [p.slug for p in all_panels(load(grid_results))]
-    assert titles == ["escalation", "intensity", "anxiety", "regimes", "trajectories", "phase", "balance",
-                      "animation"]
+    assert titles == ["escalation", "intensity", "anxiety", "regimes", "trajectories", "episode", "phase",
+                      "balance", "animation"]
     text = done["report"].read_text()
     assert text.count("<script type='text/javascript'>/**") == 1          # plotly.js inlined exactly once
     # The markup (script bodies aside: plotly.js carries URLs as strings) loads nothing from elsewhere.
     markup = re.sub(r"<script[^>]*>.*?</script>", "<script></script>", text, flags=re.S)
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
     assert "<script src" not in markup and "<link" not in markup
-    for caption_start in ("Share of couples", "Mean cycle intensity", "The classification", "Press Play"):
+    for caption_start in ("Share of couples", "Mean cycle intensity", "The classification", "Press Play",
+                          "was back below"):
         assert caption_start in text
 
 
@@ -60,11 +62,11 @@ def test_report_in_a_real_browser(grid_results, tmp_path):
     with chromium_page(allowed=("file:",)) as watched:
         page = watched.page
         page.goto(report.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 8 && "
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 9 && "
                                "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
         with_data = page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
             t => (t.x && t.x.length > 0) || (t.z && t.z.length > 0)).length)""")
-        assert len(with_data) == 8 and all(n >= 1 for n in with_data), with_data
+        assert len(with_data) == 9 and all(n >= 1 for n in with_data), with_data
         play = page.locator(".updatemenu-button", has_text="Play")
         assert play.count() == 1
         play.click()
@@ -111,7 +113,7 @@ def test_missing_partial_and_old_results_exit_2_saying_what_is_missing(grid_resu
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed")
 def test_png_export(grid_results):
     written = build(grid_results, png=True)["pngs"]
-    assert len(written) == 8
+    assert len(written) == 9
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
 
@@ -136,3 +138,34 @@ def test_captions_take_the_conflict_day_and_the_onset_from_the_spec_and_the_data
     page = (out / "report.html").read_text()
     assert "conflict on day 30" in page and "day 100" not in page
     assert "the cycle takes hold on day" in page
+
+
+def test_the_episode_caption_reads_its_days_from_the_couple_it_shows(grid_results):
+    """The flare-up figure's caption reads its onset and calm days from the couple it shows.
+
+    They are where the couple's own weekly intensity crosses high_intensity upwards and falls back below
+    quiet_intensity (the outcome tracker's definition).
+    """
+    from sim.outcomes import WEEKLY
+    from sim.params import PARAMETERS
+    results = load(grid_results)
+    panel = next(p for p in all_panels(results) if p.slug == "episode")
+    found = re.search(r"Couple (\d+) of the cell .*?reached ([\d.]+) on day (\d+) and was back below ([\d.]+) on "
+                      r"day (\d+), (\d+) days later", panel.caption)
+    assert found, panel.caption
+    replicate, high, onset, quiet, calm, length = found.groups()
+    assert float(high) == PARAMETERS["high_intensity"].default and float(quiet) == PARAMETERS["quiet_intensity"].default
+    assert int(calm) - int(onset) == int(length) > 0
+    shown = {trace.name: trace for trace in panel.figure.data}
+    weekly = shown["weekly cycle intensity"]
+    days, values = np.asarray(weekly.x), np.asarray(weekly.y)
+    at = {int(d): v for d, v in zip(days, values, strict=True)}
+    assert at[int(onset)] >= float(high) > at[int(onset) - 1]
+    assert at[int(calm)] < float(quiet) <= min(at[d] for d in range(int(onset), int(calm)))
+    # And the plotted weekly intensity is the sampled couple's own, recomputed from its daily series.
+    cells = results.series(list(results.cells["cell"]), ["couple"])
+    couples = cells[(cells.replicate == int(replicate) - 1) & (cells.role == "a")]
+    matches = [cell for cell, part in couples.groupby("cell") if np.allclose(
+        part.sort_values("day")["cycle_intensity"].ewm(alpha=WEEKLY, adjust=False).mean().to_numpy()[days],
+        values, atol=1e-6)]
+    assert len(matches) >= 1

