@@ -195,10 +195,20 @@ def conflict_day(results: Results) -> int | None:
     return day if 0 < day <= results.days else None
 
 
+def _everyday_conflicts(results: Results) -> str | None:
+    """The spec's random conflicts in words ("about one every 11 days"), or None when they are off."""
+    rate = float(results.held("conflict_rate"))
+    return f"about one every {1 / rate:.0f} days" if rate > 0 else None
+
+
 def _flare_words(results: Results) -> str:
-    """How the settling cell's cycle is described: flaring at the spec's conflict day, or staying calm."""
-    day = conflict_day(results)
-    return f"flare at the conflict on day {day} and die down" if day else "stay low"
+    """How the settling cell's cycle is described: flaring at the spec's conflicts, or staying calm."""
+    day, everyday = conflict_day(results), _everyday_conflicts(results)
+    if day and everyday:
+        return f"flare at the conflict on day {day} and at everyday conflicts ({everyday}) and die down"
+    if day:
+        return f"flare at the conflict on day {day} and die down"
+    return f"flare at everyday conflicts ({everyday}) and die down" if everyday else "stay low"
 
 
 def _cell_label(results: Results, cell: pd.Series) -> str:
@@ -545,11 +555,14 @@ def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> s
     if not len(above):
         return "and fall back"
     onset = int(days[above[0]])
-    day = conflict_day(results)
+    day, everyday = conflict_day(results), _everyday_conflicts(results)
+    trigger = f"at one of the couple's everyday conflicts ({everyday})" if everyday else "from the first weeks"
     if day is None:
-        return f"until the cycle takes hold on day {onset}"
+        return f"until the cycle takes hold on day {onset}" + (f", {trigger}" if everyday else "")
     if onset < day:
-        return f"from the first weeks: the cycle takes hold on day {onset}, before the conflict on day {day}"
+        return f"{trigger}: the cycle takes hold on day {onset}, before the scheduled conflict on day {day}"
+    if onset == day:
+        return f"at the scheduled conflict on day {day}"
     return f"after the conflict on day {day} (the cycle takes hold on day {onset})"
 
 
