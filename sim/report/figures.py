@@ -83,7 +83,7 @@ def escalation_heatmaps(results: Results) -> Panel | None:
     cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
     view = Results(results.folder, results.manifest, cells)
     return _heatmap_row(
-        view, "Where the cycle escalates", (
+        view, "Where the cycle takes hold: escalating or cycling", (
             "Share of couples whose pursue-withdraw cycle escalated or kept cycling, for every combination of "
             "responsiveness (support for dependence, up) and goal support (support for independence, across) "
             "that both partners gave. Red means the cycle took hold; pale means couples settled or stayed "
