@@ -87,11 +87,12 @@ def shared_strain(z_own, z_shared, own_weight, shared_weight):
 
 
 def conflict_event(u_occurs, u_size, rate, severity):
-    """Distress drive of today's conflict, shared by both partners.
+    """Distress drive of today's conflict for one partner.
 
-    ``c(t) = [u1(t) < lambda] * (-kappa log u2(t))``: a conflict breaks out with
-    chance ``lambda`` a day, and its size is exponential with mean ``kappa``,
-    with ``u1`` and ``u2`` the couple's two conflict uniforms of the day.
+    ``c_i(t) = [u1(t) < lambda] * (-kappa log u2_i(t))``: a conflict breaks out,
+    for both partners at once, with chance ``lambda`` a day (``u1`` is the
+    couple's uniform), and how hard it hits partner i is exponential with
+    mean ``kappa`` (``u2_i`` is the partner's own uniform).
     """
     return (u_occurs < rate) * (-severity * np.log(u_size))
 
@@ -233,6 +234,18 @@ def enacted_support(capacity, distress, blocked, satisfaction, distress_cost, sa
     """
     return (capacity * (1.0 - blocked) * (1.0 - distress_cost * distress)
             * (satisfaction_floor + (1.0 - satisfaction_floor) * satisfaction))
+
+
+def support_given(p: Any, distress, withdrawal, pursuit, satisfaction):
+    """Both kinds of support an agent gives in a state: ``(responsiveness given, goal support given)``.
+
+    :func:`enacted_support` of the agent's capacities ``p.responsiveness``
+    (blocked by its withdrawal) and ``p.goal_support`` (blocked by its pursuit).
+    """
+    return (enacted_support(p.responsiveness, distress, withdrawal, satisfaction, p.giver_distress_cost,
+                            p.giver_satisfaction_floor),
+            enacted_support(p.goal_support, distress, pursuit, satisfaction, p.giver_distress_cost,
+                            p.giver_satisfaction_floor))
 
 
 def with_inertia(previous, target, inertia):
@@ -395,10 +408,8 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, z, shock) -> P
     avoidance = ecr_score(learn_trait(v, unit_trait(p.avoidance), trust, p.learning_rate, p.core_weight))
 
     # Today's support comes from the state one entered the day in (yesterday's), like every other update.
-    responsiveness_given = enacted_support(p.responsiveness, own.distress, own.withdrawal, own.satisfaction,
-                                           p.giver_distress_cost, p.giver_satisfaction_floor)
-    goal_support_given = enacted_support(p.goal_support, own.distress, own.pursuit, own.satisfaction,
-                                         p.giver_distress_cost, p.giver_satisfaction_floor)
+    responsiveness_given, goal_support_given = support_given(p, own.distress, own.withdrawal, own.pursuit,
+                                                             own.satisfaction)
     return PartnerState(anxiety, avoidance, distress, pursuit, withdrawal, goal, perceived_r,
                         perceived_g, satisfaction, response, despair, responsiveness_given, goal_support_given)
 
@@ -426,12 +437,10 @@ def initial_state(p: Any, partner_responsiveness, partner_goal_support) -> Partn
     pursuit = hyperactivation(a, share, distress, p.activation_threshold, p.hyperactivation, zero)
     withdrawal = deactivation(v, share, distress, p.activation_threshold, p.deactivation)
     satisfaction = 1.0 - distress
+    responsiveness_given, goal_support_given = support_given(p, distress, withdrawal, pursuit, satisfaction)
     return PartnerState(p.anxiety + zero, p.avoidance + zero, distress, pursuit, withdrawal, goal,
-                        perceived_r + zero, perceived_g + zero, satisfaction, zero, zero,
-                        enacted_support(p.responsiveness, distress, withdrawal, satisfaction,
-                                        p.giver_distress_cost, p.giver_satisfaction_floor),
-                        enacted_support(p.goal_support, distress, pursuit, satisfaction,
-                                        p.giver_distress_cost, p.giver_satisfaction_floor))
+                        perceived_r + zero, perceived_g + zero, satisfaction, zero, zero, responsiveness_given,
+                        goal_support_given)
 
 
 def cycle_intensity(pursuit_a, withdrawal_a, pursuit_b, withdrawal_b):

@@ -51,29 +51,28 @@ class Acc(IntEnum):
     WEEKLY_DISTRESS = 6
     SUM_EARLY = 7
     SUM_LATE = 8
-    LATE_PEAK = 9
-    FLARE_UPS = 10          # onsets: the weekly intensity reached high_intensity from calm
-    IN_FLARE = 11           # 1 from an onset until the weekly intensity is back below quiet_intensity
-    PRE_SHOCK_SUM = 12
-    PRE_SHOCK_COUNT = 13
-    SETTLE_DAYS = 14
-    DISSOLUTION_DAY = 15
-    PURSUIT_A = 16          # late-window sums of LATE_MEANS, partner a then b
-    PURSUIT_B = 17
-    WITHDRAWAL_A = 18
-    WITHDRAWAL_B = 19
-    DISTRESS_A = 20
-    DISTRESS_B = 21
-    GOAL_A = 22
-    GOAL_B = 23
-    ANXIETY_1Y_A = 24
-    ANXIETY_1Y_B = 25
-    AVOIDANCE_1Y_A = 26
-    AVOIDANCE_1Y_B = 27
-    CALMED_FLARE_UPS = 28   # flare-ups that ended in calm
-    FLARE_DAYS = 29         # days in a flare-up
-    CALM_DAYS_LATE = 30     # days of the late window on which the weekly intensity was below quiet_intensity
-    LAST_FLARE_DAY = 31     # the day the latest flare-up began (0: none yet)
+    FLARE_UPS = 9           # onsets: the weekly intensity reached high_intensity from calm
+    IN_FLARE = 10           # 1 from an onset until the weekly intensity is back below quiet_intensity
+    PRE_SHOCK_SUM = 11
+    PRE_SHOCK_COUNT = 12
+    SETTLE_DAYS = 13
+    DISSOLUTION_DAY = 14
+    PURSUIT_A = 15          # late-window sums of LATE_MEANS, partner a then b
+    PURSUIT_B = 16
+    WITHDRAWAL_A = 17
+    WITHDRAWAL_B = 18
+    DISTRESS_A = 19
+    DISTRESS_B = 20
+    GOAL_A = 21
+    GOAL_B = 22
+    ANXIETY_1Y_A = 23
+    ANXIETY_1Y_B = 24
+    AVOIDANCE_1Y_A = 25
+    AVOIDANCE_1Y_B = 26
+    CALMED_FLARE_UPS = 27   # flare-ups that ended in calm
+    FLARE_DAYS = 28         # days in a flare-up
+    CALM_DAYS_LATE = 29     # days of the late window on which the weekly intensity was below quiet_intensity
+    LAST_FLARE_DAY = 30     # the day the latest flare-up began (0: none yet)
 
 
 _P = STATE_FIELDS.index("pursuit")
@@ -85,18 +84,55 @@ _AVO = STATE_FIELDS.index("avoidance")
 
 
 @numba.njit(cache=True, inline="always")
+def flare_step(in_flare, weekly, high, quiet):
+    """One day of the flare-up rule: ``(in_flare, began, ended)`` after a day with this weekly intensity.
+
+    A flare-up begins on a day the weekly intensity reaches ``high`` while the
+    couple is calm, and ends in calm on the first day it is back below
+    ``quiet`` (hysteresis, so daily noise around one level does not count as
+    many episodes). The tracker applies it day by day; :func:`flare_episodes`
+    to a whole series.
+    """
+    if not in_flare:
+        began = weekly >= high
+        return began, began, False
+    ended = weekly < quiet
+    return not ended, False, ended
+
+
+def weekly_intensity(daily: np.ndarray) -> np.ndarray:
+    """The weekly intensity the tracker keeps, for a daily series (axis 0: days 0, 1, ...; any columns after).
+
+    Day 0 is the start and is not counted: the average is 0 there and then
+    follows ``w(t) = w(t-1) + WEEKLY (I(t) - w(t-1))``, as in :func:`accumulate_couple`.
+    """
+    daily = np.asarray(daily, dtype=float)
+    weekly = np.zeros_like(daily)
+    for t in range(1, len(daily)):
+        weekly[t] = weekly[t - 1] + WEEKLY * (daily[t] - weekly[t - 1])
+    return weekly
+
+
+def flare_episodes(weekly: np.ndarray, high: float, quiet: float) -> list[tuple[int, int | None]]:
+    """The flare-ups of one weekly series: (onset, calm) index pairs, calm None for one still going."""
+    found, onset, in_flare = [], None, False
+    for k, value in enumerate(weekly):
+        in_flare, began, ended = flare_step(in_flare, float(value), high, quiet)
+        if began:
+            onset = k
+        if ended:
+            found.append((onset, k))
+    return found + ([(onset, None)] if in_flare else [])
+
+
+@numba.njit(cache=True, inline="always")
 def accumulate_couple(a, day, window, late_start, shock, levels, settle_tolerance, x):
     """Add one day of one couple to its accumulator row ``a`` (see :class:`Acc`).
 
     ``x`` is the couple's state that day, shape (2, len(STATE_FIELDS));
-    ``levels`` the couple's (high_intensity, quiet_intensity). The batch
-    engine calls this inside its compiled day loop; the Mesa model through
-    :meth:`CycleTracker.update`.
-
-    A flare-up begins on a day the weekly intensity reaches high_intensity
-    while the couple is calm, and ends in calm on the first day the weekly
-    intensity is back below quiet_intensity (hysteresis, so daily noise
-    around one level does not count as many episodes).
+    ``levels`` the couple's (high_intensity, quiet_intensity), for the
+    flare-up rule (:func:`flare_step`). The batch engine calls this inside
+    its compiled day loop; the Mesa model through :meth:`CycleTracker.update`.
     """
     intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
     a[Acc.COUNT] += 1.0
@@ -107,13 +143,12 @@ def accumulate_couple(a, day, window, late_start, shock, levels, settle_toleranc
     a[Acc.WEEKLY] += WEEKLY * (intensity - a[Acc.WEEKLY])
     a[Acc.SLOW] += SLOW * (intensity - a[Acc.SLOW])
     a[Acc.PEAK] = max(a[Acc.PEAK], a[Acc.WEEKLY])
-    if a[Acc.IN_FLARE] == 0.0:
-        if a[Acc.WEEKLY] >= levels[0]:
-            a[Acc.IN_FLARE] = 1.0
-            a[Acc.FLARE_UPS] += 1.0
-            a[Acc.LAST_FLARE_DAY] = day
-    elif a[Acc.WEEKLY] < levels[1]:
-        a[Acc.IN_FLARE] = 0.0
+    in_flare, began, ended = flare_step(a[Acc.IN_FLARE] != 0.0, a[Acc.WEEKLY], levels[0], levels[1])
+    a[Acc.IN_FLARE] = 1.0 if in_flare else 0.0
+    if began:
+        a[Acc.FLARE_UPS] += 1.0
+        a[Acc.LAST_FLARE_DAY] = day
+    if ended:
         a[Acc.CALMED_FLARE_UPS] += 1.0
     if a[Acc.WEEKLY] >= levels[0]:
         a[Acc.FLARE_DAYS] += 1.0
@@ -124,7 +159,6 @@ def accumulate_couple(a, day, window, late_start, shock, levels, settle_toleranc
             a[Acc.WITHDRAWAL_A + r] += x[r, _W]
             a[Acc.DISTRESS_A + r] += x[r, _D]
             a[Acc.GOAL_A + r] += x[r, _G]
-        a[Acc.LATE_PEAK] = max(a[Acc.LATE_PEAK], a[Acc.WEEKLY])
         if a[Acc.WEEKLY] < levels[1]:
             a[Acc.CALM_DAYS_LATE] += 1.0
     if day == ONE_YEAR:
@@ -261,8 +295,9 @@ class CycleTracker:
 def classify(metrics: pd.DataFrame, thresholds: Mapping[str, Any], days: int) -> np.ndarray:
     """Label each couple's run.
 
-    ``days`` is the length of the run. In order: ``dissolved`` if the couple split up; ``secure-stable`` if the
-    weekly intensity never reached ``quiet_intensity``; ``escalating`` if the
+    ``days`` is the length of the run. In order: ``dissolved`` if the couple
+    split up; ``secure-stable`` if the weekly intensity never reached
+    ``quiet_intensity``; ``escalating`` if the
     late-window mean is at least ``high_intensity`` and the couple was not
     calm on any day of the late window (stuck in the cycle);
     ``cycling`` if the couple had at least ``cycling_flare_ups`` flare-ups

@@ -22,9 +22,11 @@ random numbers) wherever it runs.
 Day t uses positions 3t, 3t+1, 3t+2: the high half of output k gives partner
 a's k-th normal, the low half partner b's (k = 0 stressor, 1 perceived
 responsiveness, 2 perceived goal support). The couple's conflict draws of day t
-(sim.dynamics.conflict_event) use position 3 * 2^42 + t: its high half says
-whether a conflict breaks out, its low half how big it is; far from the daily
-normals, so switching conflicts on leaves every other draw as it was. The
+(sim.dynamics.conflict_event): the high half of position 3 * 2^42 + t says
+whether a conflict breaks out (one conflict, for both partners), the high and
+low halves of position 3 * 2^44 + t how hard it hits partner a and partner b
+(drawn only on days with a conflict); far from the daily normals, so
+switching conflicts on leaves every other draw as it was. The
 couple's shared stress normal of day t (sim.dynamics.shared_strain) is the high
 half of position 3 * 2^43 + t.
 """

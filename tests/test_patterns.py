@@ -252,10 +252,10 @@ def _daily_intensity(model: CoupleModel):
     return table[table.role == "a"].pivot(index="day", columns="couple_id", values="cycle_intensity")
 
 
-def _weekly(daily):
-    """The weekly cycle intensity as the outcome tracker keeps it (an EMA with a 7-day centre of mass)."""
-    from sim.outcomes import WEEKLY
-    return daily.ewm(alpha=WEEKLY, adjust=False).mean()
+def _weekly(daily: pd.DataFrame) -> pd.DataFrame:
+    """The weekly cycle intensity as the outcome tracker keeps it (rows: days from 0; columns: couples)."""
+    from sim.outcomes import weekly_intensity
+    return pd.DataFrame(weekly_intensity(daily.to_numpy()), index=daily.index, columns=daily.columns)
 
 
 @pytest.mark.parametrize("recipe", ["checkin-ritual", "self-soothing"])

@@ -146,7 +146,7 @@ def test_the_episode_caption_reads_its_days_from_the_couple_it_shows(grid_result
     They are where the couple's own weekly intensity crosses high_intensity upwards and falls back below
     quiet_intensity (the outcome tracker's definition).
     """
-    from sim.outcomes import WEEKLY
+    from sim.outcomes import weekly_intensity
     from sim.params import PARAMETERS
     results = load(grid_results)
     panel = next(p for p in all_panels(results) if p.slug == "episode")
@@ -166,6 +166,6 @@ def test_the_episode_caption_reads_its_days_from_the_couple_it_shows(grid_result
     cells = results.series(list(results.cells["cell"]), ["couple"])
     couples = cells[(cells.replicate == int(replicate) - 1) & (cells.role == "a")]
     matches = [cell for cell, part in couples.groupby("cell") if np.allclose(
-        part.sort_values("day")["cycle_intensity"].ewm(alpha=WEEKLY, adjust=False).mean().to_numpy()[days],
+        weekly_intensity(part.sort_values("day")["cycle_intensity"].to_numpy())[days],
         values, atol=1e-6)]
     assert len(matches) >= 1

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from sim.outcomes import flare_episodes, weekly_intensity
 from sim.report import interventions
 from sim.report.panel import Panel
 from sim.report.results import Results
@@ -414,6 +415,7 @@ def couple_animation(results: Results) -> Panel | None:
     days = np.sort(own["day"].unique())
     by_role = {role: own[own.role == role].set_index("day").reindex(days) for role in "ab"}
     pursuit, withdrawal = by_role[pursuer]["pursuit"].to_numpy(), by_role[other]["withdrawal"].to_numpy()
+    intensity = by_role[pursuer]["cycle_intensity"].to_numpy()      # the couple's, as the tracker measures it
     distress = {r: by_role[r]["distress"].to_numpy() for r in "ab"}
     step = max(1, len(days) // 120)
     shown = list(range(0, len(days), step)) + ([len(days) - 1] if (len(days) - 1) % step else [])
@@ -455,46 +457,34 @@ def couple_animation(results: Results) -> Panel | None:
             for k in shown])])
     return Panel("animation", "One couple's cycle, day by day", (
         f"A single couple from the cell in the cycle ({_cell_label(results, cell)}). Press Play, or drag the slider. "
-        f"Watch partner {pursuer}'s distress and pursuit rise {_onset_words(results, days, pursuit * withdrawal)}, "
+        f"Watch partner {pursuer}'s distress and pursuit rise {_onset_words(results, days, intensity)}, "
         f"partner {other} answer with withdrawal, and each push the other further: on the right the purple dot "
         "climbs towards the corner where pursuit meets withdrawal and the cycle feeds itself"
-        f"{_return_words(results, pursuit * withdrawal)}."), fig)
+        f"{_return_words(results, days, intensity)}."), fig)
 
 
-def _return_words(results: Results, intensity: np.ndarray) -> str:
-    """Whether this couple's flare-ups ended, from its own series."""
-    weekly = _weekly(intensity)
-    complete = [e for e in _episodes(weekly, float(results.held("high_intensity")),
-                                     float(results.held("quiet_intensity"))) if e[1] is not None]
+def _return_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
+    """Whether this couple's flare-ups ended, from its own daily series (the tracker's flare-up rule)."""
+    if not _daily(days):
+        return ""
+    complete = [e for e in flare_episodes(weekly_intensity(intensity), float(results.held("high_intensity")),
+                                          float(results.held("quiet_intensity"))) if e[1] is not None]
     if not complete:
         return ""
     return (f", then falls back as the flare-up ends; this couple flared up and calmed {len(complete)} "
             f"time{'s' if len(complete) != 1 else ''}")
 
 
-def _weekly(intensity: np.ndarray) -> np.ndarray:
-    """The weekly cycle intensity as the outcome tracker keeps it (sim.outcomes.WEEKLY), from day 0's value."""
-    from sim.outcomes import WEEKLY
-    return pd.Series(intensity).ewm(alpha=WEEKLY, adjust=False).mean().to_numpy()
-
-
-def _episodes(weekly: np.ndarray, high: float, quiet: float) -> list[tuple[int, int | None]]:
-    """(onset, calm) index pairs of the flare-ups in a weekly series, with the tracker's hysteresis."""
-    found, onset = [], None
-    for k, value in enumerate(weekly):
-        if onset is None and value >= high:
-            onset = k
-        elif onset is not None and value < quiet:
-            found.append((onset, k))
-            onset = None
-    return found + ([(onset, None)] if onset is not None else [])
+def _daily(days: np.ndarray) -> bool:
+    """Whether a kept series has every day (the weekly average needs them; ``series_every`` may thin them)."""
+    return len(days) > 1 and bool(np.all(np.diff(days) == 1)) and int(days[0]) == 0
 
 
 def episode(results: Results) -> Panel | None:
     """One flare-up of one sampled couple, from calm to calm: the episode the cycle is made of."""
     high, quiet = float(results.held("high_intensity")), float(results.held("quiet_intensity"))
     chosen = chosen_cells(results)
-    cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
+    cells = results.cells
     # The escalating cell of the other figures first, then the cells where couples cycle most.
     order = ([int(chosen[0]["cell"])] if chosen is not None else []) + \
         list(cells.sort_values("share_cycling", ascending=False)["cell"].astype(int))
@@ -502,9 +492,11 @@ def episode(results: Results) -> Panel | None:
         own = results.series([cell_id], ["couple"])
         for replicate, couple in own.groupby("replicate"):
             days = np.sort(couple["day"].unique())
+            if not _daily(days):
+                return None
             by_role = {r: couple[couple.role == r].set_index("day").reindex(days) for r in "ab"}
-            weekly = _weekly(by_role["a"]["cycle_intensity"].to_numpy())
-            complete = [(a, b) for a, b in _episodes(weekly, high, quiet) if b is not None and a > 0]
+            weekly = weekly_intensity(by_role["a"]["cycle_intensity"].to_numpy())
+            complete = [(a, b) for a, b in flare_episodes(weekly, high, quiet) if b is not None and a > 0]
             if complete:
                 return _episode_panel(results, cells.set_index("cell").loc[cell_id], int(replicate), days,
                                       by_role, weekly, complete, high, quiet)
