@@ -119,14 +119,21 @@ def export_png(panels: list[Panel], folder: Path) -> list[Path]:
             figure.frames = ()
         figures.append(figure)
         paths.append(folder / f"{i:02d}-{panel.slug}.png")
-    try:
-        # One Kaleido session for all figures: starting Chromium once, not once per figure.
-        pio.write_images(figures, [str(path) for path in paths], format="png", width=1400,
-                         height=[int(f.layout.height or 450) for f in figures])
-    except Exception as exc:  # noqa: BLE001 - kaleido reports a missing browser in several ways
-        raise PngExportError(f"PNG export failed ({type(exc).__name__}: {exc}); Kaleido needs Chromium "
-                             "(Debian: apt-get install chromium)") from None
-    return paths
+    pending = list(range(len(figures)))
+    # Kaleido has, rarely, returned without writing one of the files (seen once in CI): the figures it
+    # missed get one more try, and a figure still missing is an error, never a silent gap.
+    for _attempt in range(2):
+        try:
+            # One Kaleido session for all figures: starting Chromium once, not once per figure.
+            pio.write_images([figures[i] for i in pending], [str(paths[i]) for i in pending], format="png",
+                             width=1400, height=[int(figures[i].layout.height or 450) for i in pending])
+        except Exception as exc:  # noqa: BLE001 - kaleido reports a missing browser in several ways
+            raise PngExportError(f"PNG export failed ({type(exc).__name__}: {exc}); Kaleido needs Chromium "
+                                 "(Debian: apt-get install chromium)") from None
+        pending = [i for i in pending if not paths[i].exists() or paths[i].stat().st_size == 0]
+        if not pending:
+            return paths
+    raise PngExportError(f"PNG export wrote no image for {', '.join(paths[i].name for i in pending)}; run again")
 
 
 def build(folder: str | Path, png: bool = False) -> dict:
