@@ -145,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     std.add_argument("--force", action="store_true", help="replace results of another spec or command in --out")
     _max_hours(std)
 
+    dia = sub.add_parser("diary", help="simulate a daily-diary study: the long table a real one has, truth beside it")
+    dia.add_argument("spec", help="a spec with a [diary] section, e.g. experiments/diary_fit.toml")
+    dia.add_argument("--out", help="output folder (default results/NAME_diary)")
+    dia.add_argument("--force", action="store_true", help="replace results of another spec or command in --out")
+
+    fit = sub.add_parser("fit", help="fit the model to diary data: posteriors per couple, checks and what-ifs")
+    fit.add_argument("spec", help="a spec with [diary] and [fit] sections, e.g. experiments/diary_fit.toml")
+    fit.add_argument("--out", help="output folder (default results/NAME)")
+    fit.add_argument("--estimator", metavar="PATH",
+                     help="reuse a trained estimator (the estimator folder of an earlier fit): no training")
+    fit.add_argument("--force", action="store_true", help="replace results of another spec or command in --out")
+
     sen = sub.add_parser("sensitivity", help="which parameters an outcome depends on (SALib: Morris or Sobol)")
     sen.add_argument("spec", help="a spec with a [sensitivity] section, e.g. experiments/sensitivity.toml")
     sen.add_argument("--method", choices=("morris", "sobol"), default="morris", help="default morris")
@@ -451,6 +463,76 @@ def command_study(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diary_spec(args: argparse.Namespace, default_suffix: str):
+    """The spec of ``args.spec``, which must have a [diary] section, and its output folder."""
+    if args.out is None:
+        from sim.experiment.spec import SpecError, load
+        try:
+            name = load(args.spec).spec.name
+        except SpecError as exc:
+            raise UsageError(str(exc)) from None
+        args.out = str(Path("results") / f"{name}{default_suffix}")
+    design, out = _spec_and_folder(args)
+    if design.spec.diary is None:
+        raise UsageError(f"{args.spec}: no [diary] section; `cycles {args.command}` needs one "
+                         "(see experiments/diary_fit.toml)")
+    if design.factor_names:
+        raise UsageError(f"{design.path}: a diary study runs one population; remove [factors], [sampling] and "
+                         "population.pairings")
+    return design, out
+
+
+def command_diary(args: argparse.Namespace) -> int:
+    """``cycles diary``: a simulated daily-diary study."""
+    from sim.diary import run
+    from sim.experiment.runner import SweepError, check_replaceable
+    design, out = _diary_spec(args, "_diary")
+    try:
+        check_replaceable(out, "diary", design.fingerprint(), args.force)
+    except SweepError as exc:
+        raise UsageError(str(exc)) from None
+    with _claim(out):
+        done = run(design, out)
+    print(f"{design.spec.name}: diary of {done['couples']} couples, {done['rows']:,} entries "
+          f"({done['entries_kept']:.0%} kept) in {done['seconds']:.1f}s -> {out / 'diary.parquet'} "
+          f"(and diary.csv; true parameters in truth.parquet)")
+    return 0
+
+
+def command_fit(args: argparse.Namespace) -> int:
+    """``cycles fit``: posteriors of diary couples, checks, what-ifs and a report."""
+    import importlib.util
+
+    from sim.experiment.runner import SweepError, check_replaceable
+    design, out = _diary_spec(args, "")
+    if design.spec.fit is None:
+        raise UsageError(f"{args.spec}: no [fit] section; `cycles fit` needs one (see experiments/diary_fit.toml)")
+    if importlib.util.find_spec("bayesflow") is None or importlib.util.find_spec("jax") is None:
+        raise UsageError("cycles fit needs the fit extra (BayesFlow on JAX, CPU only): pip install -e '.[fit]'")
+    from sim.fit.run import FitError, read_diary, run
+    if args.estimator is not None and not Path(args.estimator).is_dir():
+        raise UsageError(f"--estimator: {args.estimator} is not a folder; expected the estimator folder of an "
+                         "earlier fit (e.g. results/diary_fit/estimator)")
+    try:
+        read_diary(design.spec)                 # the data are readable before any folder is made
+        check_replaceable(out, "fit", design.fingerprint(), args.force)
+    except (FitError, SweepError) as exc:
+        raise UsageError(str(exc)) from None
+    with _claim(out):
+        try:
+            done = run(design, out, estimator_path=args.estimator, progress_stream=sys.stderr)
+        except FitError as exc:
+            raise UsageError(str(exc)) from None
+    for warning in done["warnings"]:
+        print(f"cycles: warning: {warning}", file=sys.stderr)
+    covered = done["calibration"][done["calibration"].level == 0.9].set_index("parameter")["coverage"]
+    print(f"{design.spec.name}: {done['couples']} couples fitted in {done['timings']['fit_seconds']:.1f}s "
+          f"({done['seconds']:.1f}s with checks and what-ifs); 90% coverage on held-out diaries "
+          + ", ".join(f"{k} {v:.0%}" for k, v in covered.items())
+          + f"; {len(done['warnings'])} warnings -> {done['report']}")
+    return 0
+
+
 def command_sensitivity(args: argparse.Namespace) -> int:
     """``cycles sensitivity``: Morris screening or Sobol indices over the spec's uncertain parameters."""
     from sim.budget import sensitivity_estimate
@@ -587,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(_values_joined(parser, sys.argv[1:] if argv is None else list(argv)))
             handler = {"run": command_run, "sweep": command_sweep, "report": command_report,
-                       "study": command_study, "sensitivity": command_sensitivity, "app": command_app,
+                       "study": command_study, "diary": command_diary, "fit": command_fit,
+                       "sensitivity": command_sensitivity, "app": command_app,
                        "demo": command_demo, "params": command_params,
                        "interventions": command_interventions}[args.command]
             return handler(args)

@@ -28,7 +28,9 @@ low halves of position 3 * 2^44 + t how hard it hits partner a and partner b
 (drawn only on days with a conflict); far from the daily normals, so
 switching conflicts on leaves every other draw as it was. The
 couple's shared stress normal of day t (sim.dynamics.shared_strain) is the high
-half of position 3 * 2^43 + t.
+half of position 3 * 2^43 + t. A diary's measurement errors use the
+measurement block (3 * 2^41 + k) and whether an entry is missed the halves
+of position 3 * 2^45 + k (sim.diary).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ MEASUREMENT_BLOCK = 1 << 41  # a virtual study's measurement errors, likewise
 CONFLICT_BLOCK = 1 << 42  # the couple's daily conflict draws, one position a day
 SHARED_BLOCK = 1 << 43  # the couple's shared stress normal, one position a day
 CONFLICT_SIZE_BLOCK = 1 << 44  # how hard the day's conflict hits each partner, one position a day
+MISSING_BLOCK = 1 << 45  # a diary's missed entries (sim.diary), one uniform per partner and diary day
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -232,3 +235,20 @@ def measurement_draws(keys: np.ndarray, count: int) -> np.ndarray:
     normal = np.empty((keys.shape[0], 2, count))
     _fill_normals(keys, MEASUREMENT_BLOCK * NORMALS_PER_DAY, normal)
     return normal
+
+
+@numba.njit(cache=True)
+def _fill_uniforms(keys, first, uniform):
+    for c in range(keys.shape[0]):
+        for k in range(uniform.shape[2]):
+            bits = stream_bits(keys[c], np.uint64(first) + np.uint64(k))
+            uniform[c, 0, k] = high_uniform(bits)
+            uniform[c, 1, k] = low_uniform(bits)
+
+
+def missing_draws(keys: np.ndarray, count: int) -> np.ndarray:
+    """Uniforms saying which diary entries are missed: (couples, 2, count), positions ``3 * 2^45 + k``."""
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    uniform = np.empty((keys.shape[0], 2, count))
+    _fill_uniforms(keys, MISSING_BLOCK * NORMALS_PER_DAY, uniform)
+    return uniform

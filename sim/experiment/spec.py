@@ -249,6 +249,130 @@ class SensitivitySpec(Strict):
         return value
 
 
+DIARY_VARIABLES = ("distress", "pursuit", "withdrawal", "goal_pursuit", "perceived_responsiveness",
+                   "perceived_goal_support", "satisfaction", "anxiety", "avoidance")
+# The range of each variable a diary item can measure: the model's own scale (ECR-R 1-7 for the traits).
+VARIABLE_RANGES = {name: ((1.0, 7.0) if name in ("anxiety", "avoidance") else (0.0, 1.0)) for name in DIARY_VARIABLES}
+
+
+class DiaryItem(Strict):
+    """One diary item: the model variable it measures, on which scale, with how much error.
+
+    The item's value is the variable mapped linearly from its own range (0-1,
+    or 1-7 for the traits) onto ``scale``, plus normal error with SD
+    ``error_sd`` in scale points, clipped to the scale and rounded to whole
+    points when ``whole_points``. ``when = "intake"`` measures once, on the
+    diary's first day (a questionnaire at intake); ``"daily"`` every day.
+    """
+
+    measures: Literal[DIARY_VARIABLES]
+    scale: Bounds = [1.0, 7.0]
+    error_sd: float = Field(0.5, ge=0.0, le=100.0)
+    whole_points: bool = True
+    when: Literal["daily", "intake"] = "daily"
+
+    @field_validator("scale")
+    @classmethod
+    def _ordered(cls, value):
+        if not value[0] < value[1]:
+            raise ValueError(f"value {value!r} is not allowed; expected [low, high] with low < high")
+        return value
+
+
+class DiarySpec(Strict):
+    """A daily-diary study of simulated couples (``cycles diary``), and the measurement model ``cycles fit`` reads.
+
+    Couples live ``acclimation_days`` days before the diary starts, then keep
+    it for ``days`` days; each partner misses a day's entry with chance
+    ``missing_rate`` (the whole entry, as in diary studies).
+    """
+
+    couples: int = Field(80, ge=1, le=LIMITS.couples)
+    days: int = Field(30, ge=2, le=1_000)
+    acclimation_days: int = Field(60, ge=0, le=LIMITS.days)
+    missing_rate: float = Field(0.1, ge=0.0, le=0.9)
+    items: dict[str, DiaryItem] = Field(min_length=1)
+
+    @field_validator("items")
+    @classmethod
+    def _item_names(cls, value):
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or name in ("couple", "person", "day"):
+                raise ValueError(f"item name {name!r} is not allowed; expected letters, digits and _ (not couple, "
+                                 "person or day)")
+        if not any(item.when == "daily" for item in value.values()):
+            raise ValueError("expected at least one daily item")
+        return value
+
+    def daily_items(self) -> list[str]:
+        """Names of the items measured every day, in spec order."""
+        return [name for name, item in self.items.items() if item.when == "daily"]
+
+    def intake_items(self) -> list[str]:
+        """Names of the items measured once, at intake."""
+        return [name for name, item in self.items.items() if item.when == "intake"]
+
+
+class FitSpec(Strict):
+    """What ``cycles fit`` estimates, from which data, with which budget.
+
+    ``free`` names the ``[WHO.]NAME`` parameters estimated per couple (each
+    partner's, e.g. ``a.anxiety``); every other parameter keeps its default
+    or its [fixed] value. ``priors`` narrows a free parameter's uniform
+    prior from its declared range to ``[low, high]``. ``simulations``
+    diaries are simulated to train the amortized estimator.
+    """
+
+    data: str | None = None
+    free: list[str] = Field(min_length=1, max_length=20)
+    priors: dict[str, Bounds] = {}
+    simulations: int = Field(40_000, ge=500, le=2_000_000)
+    epochs: int = Field(30, ge=1, le=1_000)
+    held_out: int = Field(500, ge=20, le=100_000)
+    posterior_draws: int = Field(1000, ge=50, le=100_000)
+    what_if: list[str] = ["checkin-ritual", "self-soothing"]
+    what_if_days: int = Field(180, ge=7, le=LIMITS.days)
+    what_if_draws: int = Field(100, ge=10, le=10_000)
+
+    @field_validator("free")
+    @classmethod
+    def _free_parameters(cls, value):
+        for key in value:
+            parsed = ParameterKey.parse(key)
+            decl = parsed.declaration(key)
+            if decl.scope != "partner" or decl.kind is not float:
+                raise ValueError(f"free parameter {key!r} is not allowed; expected a partner parameter with a "
+                                 "numeric range, for one partner (a.NAME or b.NAME)")
+            if parsed.selector not in ("a", "b"):
+                raise ValueError(f"free parameter {key!r} is not allowed; expected a.{parsed.name} or "
+                                 f"b.{parsed.name} (a couple's two partners are estimated separately)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"value {value!r} is not allowed; expected each parameter once")
+        return value
+
+    @model_validator(mode="after")
+    def _priors_of_free(self):
+        for key, (low, high) in self.priors.items():
+            if key not in self.free:
+                raise ValueError(f"prior for {key!r} is not allowed; expected priors only for free parameters "
+                                 f"({', '.join(self.free)})")
+            decl = ParameterKey.parse(key).declaration(key)
+            if not (decl.low <= low < high <= decl.high):
+                raise ValueError(f"prior {key} = {[low, high]!r} is not allowed; expected low < high within "
+                                 f"{decl.low:g}..{decl.high:g}")
+        for text in self.what_if:
+            interventions.plan(text)
+        return self
+
+    def prior_bounds(self) -> dict[str, tuple[float, float]]:
+        """Each free parameter's uniform prior: the spec's bounds, else the declared range."""
+        bounds = {}
+        for key in self.free:
+            decl = ParameterKey.parse(key).declaration(key)
+            bounds[key] = tuple(self.priors.get(key, (decl.low, decl.high)))
+        return bounds
+
+
 class Record(Strict):
     """What a sweep keeps beyond its run table.
 
@@ -275,6 +399,8 @@ class Spec(Strict):
     record: Record = Record()
     chunk_cells: int | None = Field(None, ge=1, le=LIMITS.cells)
     study: StudySpec | None = None
+    diary: DiarySpec | None = None
+    fit: FitSpec | None = None
     sensitivity: SensitivitySpec | None = None
     interventions: dict[str, list[str]] = {}
 
@@ -356,10 +482,10 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self):
-        if self.study is None:
+        if self.study is None and self.diary is None:
             for key in ("days", "replicates"):
                 if getattr(self, key) is None:
-                    raise ValueError(f"{key} is required (a spec without a [study] section is a sweep)")
+                    raise ValueError(f"{key} is required (a spec without a [study] or [diary] section is a sweep)")
         if "pairing" in self.factors and self.population.given:
             raise ValueError("with a pairing factor, leave out [population] (the factor gives the pairings)")
         if "pairing" not in self.factors and not self.population.given:
@@ -370,6 +496,9 @@ class Spec(Strict):
             overlap = set(self.sampling.bounds) & set(self.factors)
             if overlap:
                 raise ValueError(f"{sorted(overlap)[0]} is both a factor and sampled; choose one")
+        if self.fit is not None and self.diary is None:
+            raise ValueError("[fit] needs a [diary] section: the measurement model that says what the data's "
+                             "columns measure")
         cells = self.n_cells()
         if cells > LIMITS.cells:
             raise ValueError(f"the design has {cells:,} cells (the product of the factors' levels and the sampled "

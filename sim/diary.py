@@ -1,0 +1,268 @@
+"""A daily-diary study of simulated couples, and the measurement model that reads real diaries the same way.
+
+A spec's ``[diary]`` section (sim.experiment.spec.DiarySpec) gives the
+design (couples, days, missed entries) and its items: which model variable
+each item measures, on which scale, with how much error, and whether it is
+asked every day or once at intake. ``cycles diary`` simulates the study and
+writes the long table a real diary study has (couple, person, day, items),
+with the true parameters beside it; ``cycles fit`` (sim.fit) simulates
+diaries through the very same :func:`measure` to learn what a diary says
+about a couple, and reads real data with :func:`from_table`.
+
+Timeline: couples live ``acclimation_days`` days, then keep the diary on
+days ``acclimation_days + 1 .. acclimation_days + days`` (diary days
+1..days). Intake items measure the state on day ``acclimation_days`` (the
+evening before the first entry). A missed entry is the whole day's entry of
+one partner, missed with chance ``missing_rate`` independently of anything
+else (missing completely at random).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.engine import simulate
+from sim.experiment.populations import cohort_population
+from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
+from sim.manifest import now
+from sim.manifest import of_design as manifest_of_design
+from sim.population import Population
+from sim.randomness import measurement_draws, missing_draws
+from sim.selectors import ROLES
+from sim.storage import atomic_output, write_json, write_parquet
+
+ID_COLUMNS = ("couple", "person", "day")
+# What `cycles diary` writes beside the data: each person's parameters at the start, for checking a fit.
+TRUTH_PARAMETERS = ("anxiety", "avoidance", "responsiveness", "goal_support")
+SIMULATION_BLOCK = 8192     # couples per engine call: the diary snapshots of a block stay small
+
+
+class DiaryError(ValueError):
+    """A diary table or design that cannot be read as asked: one line saying why."""
+
+
+@dataclass
+class Diaries:
+    """Diaries of many couples as arrays, in each item's own scale.
+
+    ``daily`` is ``(couples, 2, days, daily items)`` with NaN where an entry
+    was missed or lies beyond the couple's diary; ``intake`` is ``(couples,
+    2, intake items)``; ``lengths`` is each couple's number of diary days.
+    """
+
+    daily: np.ndarray
+    intake: np.ndarray
+    lengths: np.ndarray
+    daily_items: list[str]
+    intake_items: list[str]
+
+    @property
+    def n(self) -> int:
+        """Number of couples."""
+        return self.daily.shape[0]
+
+
+def diary_model_days(diary: DiarySpec) -> list[int]:
+    """The model days whose state a diary reads: intake (day ``acclimation_days``) and the diary days."""
+    return list(range(diary.acclimation_days, diary.acclimation_days + diary.days + 1))
+
+
+def item_value(diary: DiarySpec, name: str, true: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """An item's reading of a model variable: mapped onto the item's scale, plus error, clipped and rounded."""
+    item = diary.items[name]
+    low, high = VARIABLE_RANGES[item.measures]
+    lo, hi = item.scale
+    value = lo + (hi - lo) * (true - low) / (high - low) + item.error_sd * z
+    value = np.clip(value, lo, hi)
+    return np.round(value) if item.whole_points else value
+
+
+def to_unit(diary: DiarySpec, name: str, value: np.ndarray) -> np.ndarray:
+    """An item's values rescaled from its scale to 0-1 (how summaries read every item alike)."""
+    lo, hi = diary.items[name].scale
+    return (np.asarray(value, dtype=float) - lo) / (hi - lo)
+
+
+def measure(snapshots: dict[int, dict[str, np.ndarray]], diary: DiarySpec, keys: np.ndarray,
+            lengths: np.ndarray | None = None, missing_rate: np.ndarray | float | None = None) -> Diaries:
+    """Measure simulated couples with the diary's items.
+
+    Args:
+        snapshots: the engine's snapshots (sim.engine.simulate) of
+            :func:`diary_model_days`.
+        diary: the design and its items.
+        keys: (couples,) the couples' random-stream keys (errors and missed
+            entries are the couple's own draws: the same couple gets the same
+            diary wherever it runs).
+        lengths: (couples,) diary days kept per couple (default all).
+        missing_rate: chance of a missed entry, one number or one per couple
+            (default the design's).
+    """
+    daily_items, intake_items = diary.daily_items(), diary.intake_items()
+    days, n = diary.days, len(keys)
+    first = diary.acclimation_days + 1
+    lengths = np.full(n, days) if lengths is None else np.asarray(lengths)
+    rate = diary.missing_rate if missing_rate is None else missing_rate
+    rate = np.broadcast_to(np.asarray(rate, dtype=float), (n,))
+    errors = measurement_draws(keys, days * len(daily_items) + len(intake_items))
+    daily = np.empty((n, 2, days, len(daily_items)))
+    for k, name in enumerate(daily_items):
+        field = diary.items[name].measures
+        true = np.stack([snapshots[first + t][field] for t in range(days)], axis=-1)       # (n, 2, days)
+        daily[..., k] = item_value(diary, name, true, errors[..., k * days:(k + 1) * days])
+    missed = missing_draws(keys, days) < rate[:, None, None]
+    beyond = np.arange(days)[None, :] >= lengths[:, None]
+    daily[missed | beyond[:, None, :]] = np.nan
+    intake = np.empty((n, 2, len(intake_items)))
+    offset = days * len(daily_items)
+    for j, name in enumerate(intake_items):
+        true = snapshots[diary.acclimation_days][diary.items[name].measures]
+        intake[..., j] = item_value(diary, name, true, errors[..., offset + j])
+    return Diaries(daily, intake, lengths.astype(np.int64), daily_items, intake_items)
+
+
+def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+                     missing_rate: np.ndarray | float | None = None, progress=None) -> Diaries:
+    """Simulate every couple of ``pop`` through acclimation and the diary, and measure them.
+
+    Runs the batch engine in blocks of :data:`SIMULATION_BLOCK` couples so the
+    daily snapshots stay small; ``progress`` is called with couples done.
+    """
+    days = diary_model_days(diary)
+    parts = []
+    n = pop.n
+    rate = np.broadcast_to(np.asarray(diary.missing_rate if missing_rate is None else missing_rate, float), (n,))
+    length = np.full(n, diary.days) if lengths is None else np.asarray(lengths)
+    for start in range(0, n, SIMULATION_BLOCK):
+        block = slice(start, min(start + SIMULATION_BLOCK, n))
+        part = pop.subset(block)
+        result = simulate(part, days[-1], snapshot_days=days)
+        parts.append(measure(result.snapshots, diary, part.keys, length[block], rate[block]))
+        if progress is not None:
+            progress(block.stop)
+    first = parts[0]
+    return Diaries(np.concatenate([p.daily for p in parts]), np.concatenate([p.intake for p in parts]),
+                   np.concatenate([p.lengths for p in parts]), first.daily_items, first.intake_items)
+
+
+def to_table(diaries: Diaries, couple_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """The long table of a diary study: one row per person and diary day with an entry; intake items repeated."""
+    n, _, days, _ = diaries.daily.shape
+    ids = np.arange(n) if couple_ids is None else np.asarray(couple_ids)
+    columns: dict[str, Any] = {
+        "couple": np.repeat(ids, 2 * days),
+        "person": np.tile(np.repeat(np.array(ROLES, dtype=object), days), n),
+        "day": np.tile(np.arange(1, days + 1), 2 * n),
+    }
+    for k, name in enumerate(diaries.daily_items):
+        columns[name] = diaries.daily[..., k].reshape(-1)
+    for j, name in enumerate(diaries.intake_items):
+        columns[name] = np.repeat(diaries.intake[..., j].reshape(-1), days)
+    table = pd.DataFrame(columns)
+    entered = ~np.isnan(diaries.daily).all(axis=-1).reshape(-1)
+    return table[entered].reset_index(drop=True)
+
+
+def from_table(frame: pd.DataFrame, diary: DiarySpec, source: str = "data") -> tuple[Diaries, np.ndarray]:
+    """Read a long diary table (couple, person, day, the spec's items) into arrays; returns them and couple ids.
+
+    Each couple must have two persons (the first in sorted order is partner a);
+    days are diary days, 1 to ``diary.days``, and a couple's diary lasts to
+    its last day in the table. Items may be
+    missing (empty); a row may be absent. Raises DiaryError naming the column,
+    the value and what is allowed.
+    """
+    needed = [*ID_COLUMNS, *diary.items]
+    absent = [c for c in needed if c not in frame.columns]
+    if absent:
+        raise DiaryError(f"{source}: column {absent[0]!r} is missing; expected columns {', '.join(needed)} "
+                         "(the [diary.items] of the spec name the item columns)")
+    if frame.empty:
+        raise DiaryError(f"{source}: no rows; expected one row per person and diary day")
+    days = pd.to_numeric(frame["day"], errors="coerce")
+    bad = ~np.isfinite(days) | (days != np.round(days))
+    if bad.any():
+        raise DiaryError(f"{source}: column 'day' has value {frame['day'][bad].iloc[0]!r}; expected whole numbers")
+    frame = frame.assign(day=days.astype(np.int64), person=frame["person"].astype(str))
+    for name, item in diary.items.items():
+        values = pd.to_numeric(frame[name], errors="coerce")
+        text = frame[name].notna() & values.isna()
+        outside = values.notna() & ((values < item.scale[0]) | (values > item.scale[1]))
+        if text.any() or outside.any():
+            shown = frame[name][text | outside].iloc[0]
+            raise DiaryError(f"{source}: column {name!r} has value {shown!r}; expected numbers on its scale "
+                             f"{item.scale[0]:g}-{item.scale[1]:g} (or empty for a missed entry)")
+        frame[name] = values.astype(float)
+    duplicated = frame.duplicated(["couple", "person", "day"])
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise DiaryError(f"{source}: couple {row['couple']!r} person {row['person']!r} day {row['day']} appears "
+                         "twice; expected one row per person and day")
+    persons = frame.groupby("couple", sort=True)["person"].unique()
+    wrong = persons[persons.map(len) != 2]
+    if len(wrong):
+        raise DiaryError(f"{source}: couple {wrong.index[0]!r} has persons {sorted(wrong.iloc[0])!r}; expected "
+                         "exactly two persons per couple")
+    couples = persons.index.to_numpy()
+    position = pd.Series(np.arange(len(couples)), index=persons.index)
+    if (frame["day"] < 1).any() or (frame["day"] > diary.days).any():
+        shown = frame["day"][(frame["day"] < 1) | (frame["day"] > diary.days)].iloc[0]
+        raise DiaryError(f"{source}: column 'day' has value {shown}; expected diary days 1 to diary.days = "
+                         f"{diary.days} (raise diary.days in the spec for longer diaries)")
+    day_index = (frame["day"] - 1).to_numpy()
+    span = frame.groupby("couple", sort=True)["day"].max()
+    partner_b = (frame["person"] == frame.groupby("couple")["person"].transform("max")).to_numpy()
+    c = position[frame["couple"]].to_numpy()
+    daily_items, intake_items = diary.daily_items(), diary.intake_items()
+    daily = np.full((len(couples), 2, diary.days, len(daily_items)), np.nan)
+    daily[c, partner_b.astype(int), day_index] = frame[daily_items].to_numpy(float)
+    intake = np.full((len(couples), 2, len(intake_items)), np.nan)
+    if intake_items:
+        firsts = frame.assign(c=c, b=partner_b.astype(int)).groupby(["c", "b"])[intake_items].first()
+        intake[firsts.index.get_level_values(0), firsts.index.get_level_values(1)] = firsts.to_numpy(float)
+        if np.isnan(intake).any():
+            where = np.argwhere(np.isnan(intake))[0]
+            raise DiaryError(f"{source}: couple {couples[where[0]]!r} person "
+                             f"{sorted(persons.iloc[where[0]])[where[1]]!r} has no value of intake item "
+                             f"{intake_items[where[2]]!r}; expected one for each person")
+    return Diaries(daily, intake, span.to_numpy(np.int64), daily_items, intake_items), couples
+
+
+def truth_table(pop: Population) -> pd.DataFrame:
+    """Each person's true parameters at the start (what a fit should recover), beside the diary."""
+    columns: dict[str, Any] = {"couple": np.repeat(np.arange(pop.n), 2),
+                               "person": np.tile(np.array(ROLES, dtype=object), pop.n),
+                               "pairing": np.repeat(pop.pairing, 2), "style": pop.style.reshape(-1)}
+    columns.update({name: pop.partner[name].reshape(-1) for name in TRUTH_PARAMETERS})
+    return pd.DataFrame(columns)
+
+
+def run(design: Design, out: str | Path) -> dict[str, Any]:
+    """``cycles diary``: simulate the spec's diary study; writes diary.parquet/.csv, truth.parquet and a manifest."""
+    spec = design.spec
+    diary = spec.diary
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started_at, started = now(), time.perf_counter()
+    pop = cohort_population(spec, 0, diary.couples)
+    diaries = simulate_diaries(pop, diary)
+    table = to_table(diaries)
+    truth = truth_table(pop)
+    write_parquet(table, out / "diary.parquet")
+    with atomic_output(out / "diary.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    write_parquet(truth, out / "truth.parquet")
+    seconds = time.perf_counter() - started
+    observed = float(np.isfinite(diaries.daily).all(axis=-1).mean())
+    manifest = manifest_of_design(design, "diary", started_at, seconds,
+                                  seed_rule="SeedSequence(root_seed, spawn_key=(0, couple))",
+                                  rows=len(table), entries_kept=round(observed, 4))
+    write_json(manifest, out / "manifest.json")
+    return {"out": out, "rows": len(table), "couples": diary.couples, "entries_kept": observed,
+            "seconds": seconds}
