@@ -513,10 +513,13 @@ def command_fit(args: argparse.Namespace) -> int:
     if args.estimator is not None and not Path(args.estimator).is_dir():
         raise UsageError(f"--estimator: {args.estimator} is not a folder; expected the estimator folder of an "
                          "earlier fit (e.g. results/diary_fit/estimator)")
+    from sim.fit.estimator import Estimator, EstimatorError
     try:
-        read_diary(design.spec)                 # the data are readable before any folder is made
+        read_diary(design.spec)                 # the data and the estimator fit before any folder is made
+        if args.estimator is not None:
+            Estimator.check(args.estimator, design.spec)
         check_replaceable(out, "fit", design.fingerprint(), args.force)
-    except (FitError, SweepError) as exc:
+    except (FitError, SweepError, EstimatorError) as exc:
         raise UsageError(str(exc)) from None
     with _claim(out):
         try:

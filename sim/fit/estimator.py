@@ -234,9 +234,8 @@ class Estimator:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path, spec: Spec) -> Estimator:
-        """A saved estimator, refused in one line if it was trained for another spec or model."""
-        _quiet_backends()
+    def check(cls, folder: str | Path, spec: Spec) -> dict[str, Any]:
+        """A saved estimator's description, refused in one line unless it was trained for this spec and model."""
         folder = Path(folder)
         if not (folder / MODEL_FILE).is_file() or not (folder / META_FILE).is_file():
             raise EstimatorError(f"--estimator: {folder} holds no estimator; expected a folder with {MODEL_FILE} "
@@ -245,12 +244,19 @@ class Estimator:
             meta = json.loads((folder / META_FILE).read_text())
         except (OSError, ValueError) as exc:
             raise EstimatorError(f"--estimator: {folder / META_FILE} is unreadable ({exc})") from None
-        expected = cls.identity(spec)
-        for key, value in expected.items():
+        for key, value in cls.identity(spec).items():
             if meta.get("identity", {}).get(key) != value:
                 raise EstimatorError(f"--estimator: {folder} was trained for another {key} "
                                      f"({meta.get('identity', {}).get(key)!r}, this spec: {value!r}); "
                                      "train a new one (leave out --estimator)")
+        return meta
+
+    @classmethod
+    def load(cls, folder: str | Path, spec: Spec) -> Estimator:
+        """A saved estimator (:meth:`check` first)."""
+        _quiet_backends()
+        meta = cls.check(folder, spec)
+        folder = Path(folder)
         import bayesflow  # noqa: F401  (registers its layers with Keras before loading)
         import keras
         approximator = keras.saving.load_model(str(folder / MODEL_FILE))
