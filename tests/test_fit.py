@@ -144,7 +144,8 @@ def test_parameter_recovery_on_fifty_couples_with_known_parameters(fitted):
         covered = float(np.mean((theta[:, j] >= low) & (theta[:, j] <= high)))
         sd_share = float(draws[..., j].std(axis=1).mean() / estimator.prior.sd[j])
         report[key] = (covered, sd_share)
-    print("recovery (coverage, posterior SD / prior SD):", {k: (round(c, 2), round(s, 2)) for k, (c, s) in report.items()})
+    print("recovery (coverage, posterior SD / prior SD):",
+          {k: (round(c, 2), round(s, 2)) for k, (c, s) in report.items()})
     for key in identifiable:
         covered, sd_share = report[key]
         assert COVERAGE_RANGE[0] <= covered <= COVERAGE_RANGE[1], (key, covered)

@@ -189,7 +189,8 @@ class Estimator:
         steps = fit.epochs * int(np.ceil(fit.simulations / batch))
         approximator.compile(optimizer=keras.optimizers.Adam(
             learning_rate=keras.optimizers.schedules.CosineDecay(1e-3, steps)))
-        dataset = bf.datasets.OfflineDataset({"theta": prior.to_free(theta), "statistics": stats}, batch_size=batch,
+        dataset = bf.datasets.OfflineDataset({"theta": prior.to_free(theta).astype(np.float32),
+                                              "statistics": stats.astype(np.float32)}, batch_size=batch,
                                              adapter=adapter)
         history = approximator.fit(dataset=dataset, epochs=fit.epochs, verbose=2 if progress_stream else 0)
         trained = time.perf_counter() - started - simulated
