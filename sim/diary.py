@@ -67,6 +67,12 @@ class Diaries:
         """Number of couples."""
         return self.daily.shape[0]
 
+    @property
+    def kept(self) -> np.ndarray:
+        """(couples,) share of the diary's entries (partner-days up to its length) that were made."""
+        entered = np.isfinite(self.daily).any(axis=-1).sum(axis=(1, 2))
+        return entered / (2.0 * np.maximum(self.lengths, 1))
+
 
 def diary_model_days(diary: DiarySpec) -> list[int]:
     """The model days whose state a diary reads: intake (day ``acclimation_days``) and the diary days."""

@@ -38,3 +38,11 @@ def chromium_page(allowed: tuple[str, ...], height: int = 900):
             yield watched
         finally:
             browser.close()
+
+
+def traces_with_data(page, figures: int) -> list[int]:
+    """Wait until the page has ``figures`` Plotly figures drawn; per figure, its traces that carry data."""
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length >= {figures} && "
+                           "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
+    return page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
+        t => (t.x && t.x.length > 0) || (t.z && t.z.length > 0)).length)""")

@@ -23,7 +23,7 @@ from sim.fit import CONTRACTION, COVERAGE_RANGE
 from sim.fit.estimator import Estimator, Prior, population_of, simulate_set
 from sim.fit.run import interval, misspecification, what_if
 from sim.fit.summaries import correlation, summaries, summary_names
-from tests.browser import CHROMIUM, chromium_page
+from tests.browser import CHROMIUM, chromium_page, traces_with_data
 
 SPEC = Path(__file__).parent / "specs" / "diary_fit_small.toml"
 RECOVERY_KEY = 5       # spawn-key prefix of the recovery couples: neither training (1) nor held-out (2)
@@ -241,10 +241,7 @@ def test_the_fit_report_in_a_real_browser(fitted):
     with chromium_page(allowed=("file:",)) as watched:
         page = watched.page
         page.goto(report.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 4 && "
-                               "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
-        with_data = page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
-            t => (t.x && t.x.length > 0)).length)""")
+        with_data = traces_with_data(page, 4)
         assert len(with_data) == 4 and all(n >= 1 for n in with_data), with_data
     assert not watched.errors and not watched.foreign
 

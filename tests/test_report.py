@@ -17,7 +17,7 @@ from sim.report.figures import all_panels
 from sim.report.page import PngExportError, build, export_png
 from sim.report.results import load
 from sim.schema import FORMAT_VERSION
-from tests.browser import CHROMIUM, chromium_page
+from tests.browser import CHROMIUM, chromium_page, traces_with_data
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID = ROOT / "tests" / "specs" / "report_grid.toml"
@@ -62,10 +62,7 @@ def test_report_in_a_real_browser(grid_results, tmp_path):
     with chromium_page(allowed=("file:",)) as watched:
         page = watched.page
         page.goto(report.as_uri())
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 9 && "
-                               "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
-        with_data = page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
-            t => (t.x && t.x.length > 0) || (t.z && t.z.length > 0)).length)""")
+        with_data = traces_with_data(page, 9)
         assert len(with_data) == 9 and all(n >= 1 for n in with_data), with_data
         play = page.locator(".updatemenu-button", has_text="Play")
         assert play.count() == 1

@@ -112,13 +112,13 @@ class DesignRange:
         """The spec's design, widened to cover the data's diary lengths and missed entries."""
         if data is None:
             return cls(diary.days, diary.days, min(0.9, diary.missing_rate + 0.1))
-        kept = np.isfinite(data.daily).any(axis=-1).sum(axis=(1, 2)) / (2.0 * np.maximum(data.lengths, 1))
+        kept = data.kept
         return cls(int(max(2, data.lengths.min())), diary.days,
                    float(min(0.9, max(diary.missing_rate, 1.0 - kept.min()) + 0.1)))
 
     def covers(self, data: Diaries) -> str | None:
         """Why the data lie outside this range (a sentence), or None."""
-        kept = np.isfinite(data.daily).any(axis=-1).sum(axis=(1, 2)) / (2.0 * np.maximum(data.lengths, 1))
+        kept = data.kept
         if data.lengths.min() < self.min_days or data.lengths.max() > self.max_days:
             return (f"diaries of {data.lengths.min()}-{data.lengths.max()} days, but the estimator was trained on "
                     f"{self.min_days}-{self.max_days} days")

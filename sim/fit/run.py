@@ -136,8 +136,7 @@ def posterior_tables(draws: np.ndarray, couples: np.ndarray, estimator: Estimato
 
 def _repeat_diaries(observed: Diaries, times: int) -> tuple[np.ndarray, np.ndarray]:
     """Each couple's diary length and missed-entry share, repeated for ``times`` predictive diaries."""
-    kept = np.isfinite(observed.daily).any(axis=-1).sum(axis=(1, 2)) / (2.0 * np.maximum(observed.lengths, 1))
-    return np.repeat(observed.lengths, times), np.repeat(1.0 - kept, times)
+    return np.repeat(observed.lengths, times), np.repeat(1.0 - observed.kept, times)
 
 
 def predictive_checks(spec: Spec, estimator: Estimator, draws: np.ndarray, observed: Diaries,

@@ -102,6 +102,5 @@ def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
     for j, name in enumerate(diaries.intake_items):
         value = to_unit(diary, name, diaries.intake[..., j])
         columns += [value[:, 0], value[:, 1]]
-    entered = np.isfinite(diaries.daily).any(axis=-1).sum(axis=(1, 2))
-    columns += [diaries.lengths.astype(float), entered / (2.0 * np.maximum(diaries.lengths, 1))]
+    columns += [diaries.lengths.astype(float), diaries.kept]
     return np.stack(columns, axis=1)
