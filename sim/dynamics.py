@@ -14,9 +14,11 @@ Everything on the right-hand side of a day-``t`` update is from day ``t-1``
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
+from numba import literal_unroll  # identity in Python; numba unrolls the loop, so it vectorises
 
 # --- state -------------------------------------------------------------------
 
@@ -57,6 +59,36 @@ def ecr_score(unit):
 def clip01(x):
     """Clamp to [0, 1]."""
     return np.minimum(np.maximum(x, 0.0), 1.0)
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01   # ln 2 split in two (fdlibm), so k ln 2 is exact in the high part
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))   # e^-r, highest order first
+_HALVINGS = tuple(2.0 ** -(2 ** j) for j in range(10))                  # 2^-1, 2^-2, 2^-4, ... 2^-512
+
+
+def exp_neg(x):
+    """``exp(-x)`` for ``0 <= x <= 700``, in arithmetic a compiler can vectorise (no call to a math library).
+
+    ``x = k ln 2 + r`` with ``k = round(x / ln 2)`` and ``|r| <= ln 2 / 2``;
+    ``exp(-r)`` by its Taylor polynomial to order 13 (truncation below
+    5e-18), and ``2^-k`` as the product of ``2^-(2^j)`` over the bits ``j``
+    of ``k``, each multiplication exact. Within two units in the last place
+    of the C library's ``exp``. Larger ``x`` is taken as 700 (``exp(-700)``
+    is about 1e-304).
+    """
+    x = np.minimum(x, 700.0)
+    k = np.floor(x * _LOG2E + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    value = 0.0 * r
+    for coefficient in literal_unroll(_EXP_TAYLOR):
+        value = value * (-r) + coefficient
+    for halving in literal_unroll(_HALVINGS):
+        k_half = np.floor(k * 0.5)
+        bit = k - 2.0 * k_half
+        value = value * (bit * halving + (1.0 - bit))     # times 2^-(2^j) or times 1, exactly
+        k = k_half
+    return value
 
 
 # --- mechanisms ----------------------------------------------------------------
@@ -144,7 +176,7 @@ def relax_distress(distress, drive_up, drive_down):
     ``D* = alpha / (alpha + beta)``. Distress stays in [0, 1] by construction.
     """
     total = np.maximum(drive_up + drive_down, 1e-12)
-    decay = np.exp(-total)
+    decay = exp_neg(total)
     return distress * decay + (drive_up / total) * (1.0 - decay)
 
 
@@ -359,8 +391,10 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, z, shock) -> P
             ``goal_support_given``).
         p: this partner's parameters (attribute access; floats or arrays),
             including its own capacities ``responsiveness`` and ``goal_support``.
-        z: the day's standard normals (sim.randomness.daily_normals), last axis
-            stressor, perceived responsiveness, perceived goal support.
+        z: the day's three standard normals (sim.randomness.daily_normals), in
+            order stressor, perceived responsiveness, perceived goal support:
+            a sequence of three (floats or arrays), or an array whose first
+            axis holds them.
         shock: conflict drive today (scheduled shock plus random conflict; 0 on other days).
 
     Returns:
@@ -372,7 +406,7 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, z, shock) -> P
     # The partner answered yesterday's bid with the safe haven the partner offered then.
     response = partner.responsiveness_given * bid_for_support(a, v, own.distress, own.pursuit)
 
-    stressor = daily_stressor(p.stress_mean, p.stress_sd, z[..., 0], shock)
+    stressor = daily_stressor(p.stress_mean, p.stress_sd, z[0], shock)
     threat = appraised_threat(a, v, partner.withdrawal, partner.pursuit, own.perceived_goal_support,
                               own.perceived_responsiveness, p.distance_sensitivity,
                               p.pressure_sensitivity, p.goal_support_as_distance, p.responsive_buffering,
@@ -391,9 +425,9 @@ def partner_day(own: PartnerState, partner: PartnerState, p: Any, z, shock) -> P
                                                            p.deactivation), p.behaviour_inertia)
 
     perceived_r = perceive(own.perceived_responsiveness, partner.responsiveness_given, a, p.perception_bias,
-                           p.perception_noise, z[..., 1], p.perception_rate)
+                           p.perception_noise, z[1], p.perception_rate)
     perceived_g = perceive(own.perceived_goal_support, partner.goal_support_given, a, p.perception_bias,
-                           p.perception_noise, z[..., 2], p.perception_rate)
+                           p.perception_noise, z[2], p.perception_rate)
 
     satisfaction = follow(own.satisfaction, 1.0 - distress, p.satisfaction_rate)
     goal = follow(own.goal_pursuit,

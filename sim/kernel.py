@@ -1,41 +1,114 @@
-"""The batch engine's loop over couples and days, compiled, around the equations of sim.dynamics.
+"""The batch engine's loop over days and couples, compiled, around the equations of sim.dynamics.
+
+Couples are independent, so the engine runs them side by side: a block of
+:data:`LANES` couples at a time, days outer and couples inner, with the
+block's state, parameters and random numbers in structure-of-arrays layout
+(``(field, partner, couple)``: one couple per column). The inner loops have no
+branches and no calls into a math library (sim.dynamics.exp_neg, the central
+part of the normal quantile), so the compiler turns each of them into SIMD
+instructions that work on several couples at once. What is rare and costly
+(the normal's tails, a conflict's size, interventions, dissolution, kept
+series) is done after each vectorised loop, for the few couples it concerns.
 
 The equations come compiled from sim.compiled (no second copy of any
-equation). The loop over couples and days is generated from ``STATE_FIELDS``
-and the parameter declarations (:func:`generated_source`) and written, at
-first use, into the compiled-code cache folder (``sim.jit``), which is keyed
-by a hash of the compiled sources; it is a real module there so that numba
-can cache its machine code between processes.
+equation); the outcome tracker and the per-day aggregates are those of
+sim.outcomes. Everything here is ordinary numba-compiled Python.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-import tempfile
-from pathlib import Path
 from typing import NamedTuple
 
 import numba
 import numpy as np
 import pandas as pd
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from sim import interventions
-from sim.dynamics import STATE_FIELDS
-from sim.interventions import PARTNER_PARAMETERS, partner_rows
+from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
+from sim.dynamics import STATE_FIELDS, PartnerState
+from sim.interventions import partner_rows
+from sim.outcomes import Acc, accumulate_couple, aggregate_couple
+from sim.randomness import (
+    CONFLICT_BLOCK,
+    CONFLICT_SIZE_BLOCK,
+    NORMALS_PER_DAY,
+    SHARED_BLOCK,
+    central_normal,
+    high_uniform,
+    in_normal_tails,
+    low_uniform,
+    stream_bits,
+    tail_normal,
+)
+
+# Couples run side by side. 128 keeps a block's state, parameters and draws (about 200 KB) in the core's
+# L2 cache while leaving each vectorised loop long enough to amortise its set-up (measured: 64 and 256 are
+# within a few per cent, 32 is slower; docs/performance.md).
+LANES = 128
+
+partner_day = EQUATIONS["partner_day"]
+dissolution_count = EQUATIONS["dissolution_count"]
+conflict_event = EQUATIONS["conflict_event"]
+shared_strain = EQUATIONS["shared_strain"]
+shared_strain_weights = EQUATIONS["shared_strain_weights"]
+
+_DISTRESS = STATE_FIELDS.index("distress")
+_FIELDS = len(STATE_FIELDS)
+_PARAMETERS = len(PartnerParams._fields)
+_TALLIES = len(Acc)
 
 
 class PackedParameters(NamedTuple):
     """Partner parameters as the kernel reads them: a table of distinct profiles and an index.
 
-    A sweep cell (or a preset) gives many couples the same parameters; each
-    agent then reads one short, cache-resident row instead of one value per
-    parameter from arrays as long as the population.
+    A sweep cell (or a preset) gives many couples the same parameters; the
+    table is then short, and packing it costs little however large the population.
     """
 
     profiles: np.ndarray   # (profiles, 2, len(PARTNER_PARAMETERS)) distinct parameter rows of a couple
     index: np.ndarray      # (couples,) the profile of each couple
+
+
+class CoupleScope(NamedTuple):
+    """Couple-scope parameters of the couples being run, one entry per couple."""
+
+    shock_day: np.ndarray
+    shock_size: np.ndarray
+    conflict_rate: np.ndarray
+    conflict_severity: np.ndarray
+    shared_stress: np.ndarray
+    can_dissolve: np.ndarray
+    dissolution_distress: np.ndarray
+    dissolution_days: np.ndarray
+
+
+class Tracking(NamedTuple):
+    """Where the days go: the outcome tracker's accumulators and the per-day aggregates."""
+
+    acc: np.ndarray                # (_TALLIES, all couples) sim.outcomes.CycleTracker.acc
+    first: int                     # the column in acc of the first couple being run
+    window: int
+    late_start: int
+    high: np.ndarray               # (couples,) high_intensity
+    quiet: np.ndarray              # (couples,) quiet_intensity
+    settle_tolerance: np.ndarray   # (couples,)
+    hist: np.ndarray               # sim.outcomes.DailyAggregates.hist
+    sums: np.ndarray               # sim.outcomes.DailyAggregates.sums
+    groups: np.ndarray             # (couples,) aggregate group of each couple
+
+
+class Recording(NamedTuple):
+    """What is kept beyond the outcomes: who is together, kept daily series, recorded days."""
+
+    together: np.ndarray           # (couples,) bool
+    keep_slot: np.ndarray          # (couples,) slot in series, -1 if not kept
+    series: np.ndarray             # (days + 1, kept, 2, len(STATE_FIELDS))
+    series_together: np.ndarray    # (days + 1, kept) bool
+    day_slot: np.ndarray           # (days + 1,) slot in snapshots, -1 if not recorded
+    snapshots: np.ndarray          # (recorded days, couples, 2, len(STATE_FIELDS))
 
 
 def _first_rows(index: np.ndarray) -> np.ndarray:
@@ -44,7 +117,7 @@ def _first_rows(index: np.ndarray) -> np.ndarray:
 
 
 def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
-    """Pack a population's partner parameters (name -> (couples, 2) array) for :func:`advance`."""
+    """Pack a population's partner parameters (name -> (couples, 2) array) for :func:`run`."""
     rows = partner_rows(partner)
     flat = rows.reshape(rows.shape[0], -1)
     varying = [j for j in range(flat.shape[1]) if not np.all(flat[:, j] == flat[0, j])]
@@ -62,14 +135,281 @@ def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
     return PackedParameters(np.ascontiguousarray(rows[first]), np.ascontiguousarray(index.astype(np.int64)))
 
 
+# --- one partner's column of a structure-of-arrays block, as a tuple -------------
+# numba's to_fixed_tuple of a strided column measured about 800 ns a couple; these load and store the
+# fields directly (under 1 ns) and keep the loop over couples free of calls, so that it vectorises.
+
+def _column_reader(kind):
+    """A compiled ``read(array, partner, couple)`` giving ``kind(*array[:, partner, couple])``."""
+    count = len(kind._fields)
+
+    @intrinsic
+    def read(typingctx, array, partner, couple):
+        result = types.NamedUniTuple(array.dtype, count, kind)
+
+        def codegen(context, builder, signature, args):
+            view = context.make_array(array)(context, builder, args[0])
+            where = [context.cast(builder, args[1], partner, types.intp),
+                     context.cast(builder, args[2], couple, types.intp)]
+            items = [builder.load(cgutils.get_item_pointer(context, builder, array, view,
+                                                           [context.get_constant(types.intp, f), *where]))
+                     for f in range(count)]
+            return context.make_tuple(builder, result, items)
+
+        return result(array, partner, couple), codegen
+
+    return read
+
+
+read_state = _column_reader(PartnerState)
+read_params = _column_reader(PartnerParams)
+
+
+@intrinsic
+def write_column(typingctx, array, partner, couple, values):
+    """``array[:, partner, couple] = values`` for a tuple of floats (one partner's state)."""
+    def codegen(context, builder, signature, args):
+        view = context.make_array(array)(context, builder, args[0])
+        where = [context.cast(builder, args[1], partner, types.intp),
+                 context.cast(builder, args[2], couple, types.intp)]
+        for f in range(values.count):
+            item = context.cast(builder, builder.extract_value(args[3], f), values.dtype, array.dtype)
+            builder.store(item, cgutils.get_item_pointer(context, builder, array, view,
+                                                         [context.get_constant(types.intp, f), *where]))
+        return context.get_dummy_value()
+
+    return types.void(array, partner, couple, values), codegen
+
+
+# --- the stages of one day of a block ------------------------------------------------
+
+@numba.njit(cache=True, inline="always")
+def _rare(condition, found, count, where):
+    """Note ``where`` in ``found`` if ``condition`` holds: ``found[:count]`` lists the places where it did.
+
+    Branch-free, so a loop of these vectorises; the rare and costly work is
+    then done for the listed places only. (A plain ``if`` would not do: the
+    compiler, removing the branch, would compute the costly case, with its
+    logarithm, for every couple.)
+    """
+    found[count] = where
+    return count + (1 if condition else 0)
+
+
+@numba.njit(cache=True, inline="always")
+def _draw_normals(keys, first, width, day, z, uniform, found):
+    """The day's normals of the block's couples into ``z`` (2, NORMALS_PER_DAY, LANES).
+
+    Same numbers as sim.randomness.couple_day_normals: every draw through the
+    central formula in SIMD registers, then the draws in the tails (about 5%)
+    again through the tail formula.
+    """
+    position = np.uint64(day) * np.uint64(NORMALS_PER_DAY)
+    for k in range(NORMALS_PER_DAY):
+        for c in range(width):
+            bits = stream_bits(keys[first + c], position + np.uint64(k))
+            u_a = high_uniform(bits)
+            u_b = low_uniform(bits)
+            uniform[0, k, c] = u_a
+            uniform[1, k, c] = u_b
+            z[0, k, c] = central_normal(u_a)
+            z[1, k, c] = central_normal(u_b)
+    count = 0
+    for r in range(2):
+        for k in range(NORMALS_PER_DAY):
+            for c in range(width):
+                count = _rare(in_normal_tails(uniform[r, k, c]), found, count, (r * NORMALS_PER_DAY + k) * LANES + c)
+    for n in range(count):
+        place = found[n]
+        r, k, c = place // (NORMALS_PER_DAY * LANES), (place // LANES) % NORMALS_PER_DAY, place % LANES
+        z[r, k, c] = tail_normal(uniform[r, k, c])
+
+
+@numba.njit(cache=True, inline="always")
+def _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight, shared_weight, found):
+    """Mix the couple's shared stress normal of the day into both partners' stressor normals."""
+    position = np.uint64(SHARED_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
+    count = 0
+    for c in range(width):
+        u = high_uniform(stream_bits(keys[first + c], position))
+        shared_uniform[c] = u
+        shared[c] = central_normal(u)
+        count = _rare(in_normal_tails(u), found, count, c)
+    for n in range(count):
+        shared[found[n]] = tail_normal(shared_uniform[found[n]])
+    for c in range(width):
+        for r in range(2):
+            z[r, 0, c] = shared_strain(z[r, 0, c], shared[c], own_weight[c], shared_weight[c])
+
+
+@numba.njit(cache=True, inline="always")
+def _add_conflicts(keys, first, width, day, conflict_rate, conflict_severity, drive, occurs, found):
+    """Add the day's random conflicts to ``drive`` (2, LANES): one uniform a couple, a size only on conflict days."""
+    position = np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
+    count = 0
+    for c in range(width):
+        occurs[c] = high_uniform(stream_bits(keys[first + c], position))
+        count = _rare(occurs[c] < conflict_rate[first + c], found, count, c)   # conflict_event is 0 otherwise
+    sizes = np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
+    for n in range(count):
+        c = found[n]
+        bits = stream_bits(keys[first + c], sizes)
+        rate, severity = conflict_rate[first + c], conflict_severity[first + c]
+        drive[0, c] += conflict_event(occurs[c], high_uniform(bits), rate, severity)
+        drive[1, c] += conflict_event(occurs[c], low_uniform(bits), rate, severity)
+
+
+@numba.njit(cache=True, inline="always")
+def _record(day, first, width, x, kept, keep_slot, series, series_together, together, day_slot, snapshots):
+    """Keep the day's state of the block's kept couples and, on recorded days, of all of them."""
+    if kept:
+        for c in range(width):
+            slot = keep_slot[first + c]
+            if slot >= 0:
+                for r in range(2):
+                    for f in range(_FIELDS):
+                        series[day, slot, r, f] = x[f, r, c]
+                series_together[day, slot] = together[first + c]
+    taken = day_slot[day]
+    if taken >= 0:
+        for c in range(width):
+            for r in range(2):
+                for f in range(_FIELDS):
+                    snapshots[taken, first + c, r, f] = x[f, r, c]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high,
+              first, width):
+    """Run couples ``first .. first + width - 1`` (at most LANES) through all days, side by side."""
+    # Arrays taken out of the tuples once: an array read from a tuple inside a loop costs a reference count.
+    shock_day, shock_size = scope.shock_day, scope.shock_size
+    conflict_rate, conflict_severity = scope.conflict_rate, scope.conflict_severity
+    can_dissolve, dissolution_distress, dissolution_days = (scope.can_dissolve, scope.dissolution_distress,
+                                                            scope.dissolution_days)
+    acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups
+    window, late_start = tracking.window, tracking.late_start
+    flare_high, flare_quiet, settle_tolerance = tracking.high, tracking.quiet, tracking.settle_tolerance
+    together, keep_slot, series, series_together = (recording.together, recording.keep_slot, recording.series,
+                                                    recording.series_together)
+    day_slot, snapshots = recording.day_slot, recording.snapshots
+    # Block arrays have shapes fixed at compile time (LANES columns whatever the width), so the compiler
+    # knows every distance between their rows and can prove the vectorised loops free of overlaps.
+    old = np.empty((_FIELDS, 2, LANES))
+    new = np.empty((_FIELDS, 2, LANES))
+    parameters = np.empty((_PARAMETERS, 2, LANES))
+    z = np.empty((2, NORMALS_PER_DAY, LANES))
+    uniform = np.empty((2, NORMALS_PER_DAY, LANES))
+    drive = np.zeros((2, LANES))
+    scheduled = np.zeros((2, LANES))
+    tally = np.empty((_TALLIES, LANES))       # the tracker's accumulators of the block's couples
+    shared = np.empty(LANES)
+    shared_uniform = np.empty(LANES)
+    occurs = np.empty(LANES)
+    own_weight = np.empty(LANES)
+    shared_weight = np.empty(LANES)
+    streak = np.zeros(LANES)
+    today = np.empty(_PARAMETERS)
+    found = np.empty(2 * NORMALS_PER_DAY * LANES, dtype=np.int64)   # places of the day's rare cases
+    sharing = conflicts = intervening = dissolving = False
+    for c in range(width):
+        i = first + c
+        for r in range(2):
+            for f in range(_FIELDS):
+                old[f, r, c] = state[i, r, f]
+            for k in range(_PARAMETERS):
+                parameters[k, r, c] = profiles[index[i], r, k]
+        own_weight[c], shared_weight[c] = shared_strain_weights(scope.shared_stress[i])
+        sharing |= scope.shared_stress[i] > 0.0
+        conflicts |= scope.conflict_rate[i] > 0.0
+        intervening |= planned[i]
+        dissolving |= scope.can_dissolve[i]
+    column = tracking.first + first
+    for k in range(_TALLIES):
+        for c in range(width):
+            tally[k, c] = acc[k, column + c]
+    hist_today, sums_today = hist[0], sums[0]
+    for c in range(width):
+        aggregate_couple(hist_today, sums_today, groups[first + c], old, c)
+    kept = False
+    for c in range(width):
+        kept |= keep_slot[first + c] >= 0
+    _record(0, first, width, old, kept, keep_slot, series, series_together, together, day_slot, snapshots)
+    apart = 0                                  # couples of the block that have split up
+    for day in range(1, days + 1):
+        _draw_normals(keys, first, width, day, z, uniform, found)
+        if sharing:
+            _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight, shared_weight, found)
+        for c in range(width):
+            shock = shock_size[first + c] if day == shock_day[first + c] else 0.0
+            drive[0, c] = shock
+            drive[1, c] = shock
+        if conflicts:
+            _add_conflicts(keys, first, width, day, conflict_rate, conflict_severity, drive, occurs, found)
+        if intervening:
+            for c in range(width):
+                if planned[first + c]:
+                    for r in range(2):
+                        scheduled[r, c] = SCHEDULED_PARAMETERS(profiles[index[first + c], r], today,
+                                                               schedule[first + c], r, day, low, high)
+                        for k in range(_PARAMETERS):
+                            parameters[k, r, c] = today[k]
+        # The equations: both partners' new day from the old couple state (a simultaneous update).
+        for c in range(width):
+            a = read_state(old, 0, c)
+            b = read_state(old, 1, c)
+            write_column(new, 0, c, partner_day(a, b, read_params(parameters, 0, c),
+                                                (z[0, 0, c], z[0, 1, c], z[0, 2, c]), drive[0, c] + scheduled[0, c]))
+            write_column(new, 1, c, partner_day(b, a, read_params(parameters, 1, c),
+                                                (z[1, 0, c], z[1, 1, c], z[1, 2, c]), drive[1, c] + scheduled[1, c]))
+        if apart:
+            for c in range(width):
+                if not together[first + c]:      # a dissolved couple's state stays as it was
+                    for r in range(2):
+                        for f in range(_FIELDS):
+                            new[f, r, c] = old[f, r, c]
+        for c in range(width):
+            if together[first + c]:
+                accumulate_couple(tally, c, day, window, late_start,
+                                  shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
+                                  settle_tolerance[first + c], new, c)
+        hist_today, sums_today = hist[day], sums[day]
+        for c in range(width):
+            if together[first + c]:
+                aggregate_couple(hist_today, sums_today, groups[first + c], new, c)
+        if dissolving:
+            for c in range(width):
+                if can_dissolve[first + c] and together[first + c]:
+                    streak[c] = dissolution_count(streak[c], new[_DISTRESS, 0, c], new[_DISTRESS, 1, c],
+                                                  dissolution_distress[first + c])
+                    if streak[c] >= dissolution_days[first + c]:
+                        together[first + c] = False
+                        tally[Acc.DISSOLUTION_DAY, c] = day
+                        apart += 1
+        _record(day, first, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)
+        old, new = new, old
+    for c in range(width):
+        for r in range(2):
+            for f in range(_FIELDS):
+                state[first + c, r, f] = old[f, r, c]
+    for k in range(_TALLIES):
+        for c in range(width):
+            acc[k, column + c] = tally[k, c]
+
+
+@numba.njit(cache=True)
+def run_couples(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high):
+    """Every couple of the arrays, a block of LANES at a time."""
+    for first in range(0, state.shape[0], LANES):
+        run_lanes(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high,
+                  first, min(LANES, state.shape[0] - first))
+
+
 def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int, couple: dict,
         tracker, aggregates, together: np.ndarray, keep_slot: np.ndarray, series: np.ndarray,
         series_together: np.ndarray, day_slot: np.ndarray, snapshots: np.ndarray, schedule: np.ndarray,
         block: slice = slice(None)) -> None:
-    """Run the couples in ``block`` through all ``days`` days, compiled, one couple at a time.
-
-    Couples do not interact, so each couple's whole run happens with its state
-    in registers; memory traffic does not grow with the population.
+    """Run the couples in ``block`` through all ``days`` days, compiled, LANES couples side by side.
 
     Args:
         state: (couples, 2, len(STATE_FIELDS)) day-0 state; holds the final
@@ -91,169 +431,25 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
         snapshots: (recorded days, couples, 2, len(STATE_FIELDS)) receives those states.
         schedule: (couples, changes, sim.interventions.RULE_COLUMNS) each couple's
             interventions; couples with none that apply keep their parameters all run.
-        block: the couples to run (a slice), so callers can report progress.
+        block: the couples to run (a slice with step 1), so callers can report progress.
     """
-    b = block
-    planned = interventions.planned_couples(schedule[b])
+    b = slice(*block.indices(state.shape[0]))
+    scope = CoupleScope(
+        *(np.ascontiguousarray(couple[name][b], dtype=kind) for name, kind in (
+            ("shock_day", np.int64), ("shock_size", float), ("conflict_rate", float),
+            ("conflict_severity", float), ("shared_stress", float), ("dissolution", np.bool_),
+            ("dissolution_distress", float), ("dissolution_days", np.int64))))
+    tracking = Tracking(tracker.acc, b.start, tracker.window, tracker.late_start,
+                        np.ascontiguousarray(tracker.levels[b, 0]), np.ascontiguousarray(tracker.levels[b, 1]),
+                        np.ascontiguousarray(tracker.settle_tolerance[b]), aggregates.hist, aggregates.sums,
+                        np.ascontiguousarray(aggregates.groups[b]))
+    block_together = np.ascontiguousarray(together[b])
+    recording = Recording(block_together, np.ascontiguousarray(keep_slot[b]), series, series_together, day_slot,
+                          snapshots[:, b])
+    block_state = np.ascontiguousarray(state[b])
     low, high = interventions.declared_bounds()
-    _loop().run_couples(state[b], params.profiles, params.index[b], keys[b], days,
-                couple["shock_day"][b].astype(np.int64), couple["shock_size"][b].astype(float),
-                couple["conflict_rate"][b].astype(float), couple["conflict_severity"][b].astype(float),
-                couple["shared_stress"][b].astype(float),
-                couple["dissolution"][b].astype(np.bool_), couple["dissolution_distress"][b].astype(float),
-                couple["dissolution_days"][b].astype(np.int64), tracker.acc[b], tracker.window,
-                tracker.late_start, tracker.levels[b], tracker.settle_tolerance[b], aggregates.hist,
-                aggregates.sums, aggregates.groups[b], together[b], keep_slot[b], series, series_together,
-                day_slot, snapshots[:, b], np.ascontiguousarray(schedule[b]), planned, low, high)
-
-
-def generated_source() -> str:
-    """Source of the generated loop module for the current fields and declarations."""
-    def unpack(array: str, names) -> str:
-        return ",\n            ".join(f"{array}[{i}]" for i in range(len(names)))
-
-    def store(array: str, new: str) -> str:
-        return "\n".join(f"            {array}[{i}] = {new}[{i}]" for i in range(len(STATE_FIELDS)))
-
-    distress = STATE_FIELDS.index("distress")
-    return f'''"""The loop over couples and days of the batch engine, generated by sim.kernel.generated_source.
-
-For each couple, for each day: draw the couple's normals, unpack both partners'
-state and parameters into PartnerState and PartnerParams tuples (for a couple
-with interventions, the day's parameters and conflict drive from the compiled
-sim.interventions.scheduled_parameters), compute both
-partners' new day from the old couple state with the compiled
-sim.dynamics.partner_day (a simultaneous update), write both back, add the day
-to the outcome tracker (sim.outcomes.accumulate_couple) and the per-day
-aggregates (sim.outcomes.aggregate_couple), keep the series if asked, and
-count towards dissolution (sim.dynamics.dissolution_count).
-"""
-
-import numba
-import numpy as np
-
-from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
-from sim.dynamics import PartnerState
-from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
-from sim.outcomes import Acc, accumulate_couple, aggregate_couple
-from sim.randomness import (
-    NORMALS_PER_DAY,
-    couple_day_conflict_occurs,
-    couple_day_conflict_sizes,
-    couple_day_normals,
-    couple_day_shared_normal,
-)
-
-partner_day = EQUATIONS["partner_day"]
-dissolution_count = EQUATIONS["dissolution_count"]
-conflict_event = EQUATIONS["conflict_event"]
-shared_strain = EQUATIONS["shared_strain"]
-shared_strain_weights = EQUATIONS["shared_strain_weights"]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def run_couples(state, profiles, index, keys, days, shock_day, shock_size, conflict_rate, conflict_severity,
-                shared_stress, can_dissolve, dissolution_distress,
-                dissolution_days, acc, window, late_start, flare_levels, settle_tolerance, hist, sums, groups,
-                together, keep_slot, series, series_together, day_slot, snapshots, schedule, planned, low, high):
-    normals = np.empty((2, NORMALS_PER_DAY))
-    conflict = np.empty(2)
-    ka = np.empty(profiles.shape[2])
-    kb = np.empty(profiles.shape[2])
-    for c in range(state.shape[0]):
-        a = state[c, 0]
-        b = state[c, 1]
-        ka[:] = profiles[index[c], 0]
-        kb[:] = profiles[index[c], 1]
-        pa = PartnerParams(
-            {unpack("ka", PARTNER_PARAMETERS)})
-        pb = PartnerParams(
-            {unpack("kb", PARTNER_PARAMETERS)})
-        conflict_a = 0.0
-        conflict_b = 0.0
-        sharing = shared_stress[c] > 0.0
-        conflicts = conflict_rate[c] > 0.0
-        own_weight, shared_weight = shared_strain_weights(shared_stress[c])
-        slot = keep_slot[c]
-        streak = 0
-        aggregate_couple(hist[0], sums[0], groups[c], state[c])
-        if slot >= 0:
-            series[0, slot] = state[c]
-            series_together[0, slot] = True
-        if day_slot[0] >= 0:
-            snapshots[day_slot[0], c] = state[c]
-        for day in range(1, days + 1):
-            if not together[c]:
-                if slot >= 0:
-                    series[day, slot] = state[c]
-                if day_slot[day] >= 0:
-                    snapshots[day_slot[day], c] = state[c]
-                continue
-            couple_day_normals(keys[c], day, normals)
-            if sharing:
-                z_shared = couple_day_shared_normal(keys[c], day)
-                normals[0, 0] = shared_strain(normals[0, 0], z_shared, own_weight, shared_weight)
-                normals[1, 0] = shared_strain(normals[1, 0], z_shared, own_weight, shared_weight)
-            shock = shock_size[c] if day == shock_day[c] else 0.0
-            shock_a = shock
-            shock_b = shock
-            if conflicts:
-                # One conflict for both partners; how hard it hits is each partner's own draw.
-                occurs = couple_day_conflict_occurs(keys[c], day)
-                if occurs < conflict_rate[c]:     # conflict_event is 0 otherwise: skip its draws and logarithms
-                    couple_day_conflict_sizes(keys[c], day, conflict)
-                    shock_a += conflict_event(occurs, conflict[0], conflict_rate[c], conflict_severity[c])
-                    shock_b += conflict_event(occurs, conflict[1], conflict_rate[c], conflict_severity[c])
-            if planned[c]:
-                conflict_a = SCHEDULED_PARAMETERS(profiles[index[c], 0], ka, schedule[c], 0, day, low, high)
-                conflict_b = SCHEDULED_PARAMETERS(profiles[index[c], 1], kb, schedule[c], 1, day, low, high)
-                pa = PartnerParams(
-            {unpack("ka", PARTNER_PARAMETERS)})
-                pb = PartnerParams(
-            {unpack("kb", PARTNER_PARAMETERS)})
-            old_a = PartnerState(
-            {unpack("a", STATE_FIELDS)})
-            old_b = PartnerState(
-            {unpack("b", STATE_FIELDS)})
-            new_a = partner_day(old_a, old_b, pa, normals[0], shock_a + conflict_a)
-            new_b = partner_day(old_b, old_a, pb, normals[1], shock_b + conflict_b)
-{store("a", "new_a")}
-{store("b", "new_b")}
-            accumulate_couple(acc[c], day, window, late_start, shock_day[c], flare_levels[c],
-                              settle_tolerance[c], state[c])
-            aggregate_couple(hist[day], sums[day], groups[c], state[c])
-            if can_dissolve[c]:
-                streak = dissolution_count(streak, a[{distress}], b[{distress}], dissolution_distress[c])
-                if streak >= dissolution_days[c]:
-                    together[c] = False
-                    acc[c, Acc.DISSOLUTION_DAY] = day
-            if slot >= 0:
-                series[day, slot] = state[c]
-                series_together[day, slot] = together[c]
-            if day_slot[day] >= 0:
-                snapshots[day_slot[day], c] = state[c]
-'''
-
-
-_LOOP = None
-
-
-def _loop():
-    """The generated loop module, written into the compiled-code cache folder and imported from there."""
-    global _LOOP
-    if _LOOP is None:
-        path = Path(numba.config.CACHE_DIR) / "kernel_loop.py"
-        source = generated_source()
-        if not path.exists() or path.read_text() != source:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".py")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(source)
-            os.replace(tmp, path)
-        name = "sim._generated_kernel_loop"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        # numba's cache re-imports a function's module by name when it loads machine code.
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        _LOOP = module
-    return _LOOP
+    rules = np.ascontiguousarray(schedule[b])
+    run_couples(block_state, params.profiles, np.ascontiguousarray(params.index[b]), np.ascontiguousarray(keys[b]),
+                days, scope, tracking, recording, rules, interventions.planned_couples(rules), low, high)
+    state[b] = block_state
+    together[b] = block_together

@@ -91,13 +91,12 @@ def flare_step(in_flare, weekly, high, quiet):
     couple is calm, and ends in calm on the first day it is back below
     ``quiet`` (hysteresis, so daily noise around one level does not count as
     many episodes). The tracker applies it day by day; :func:`flare_episodes`
-    to a whole series.
+    to a whole series. Written without branches, so that the engine runs it
+    for a block of couples at once.
     """
-    if not in_flare:
-        began = weekly >= high
-        return began, began, False
-    ended = weekly < quiet
-    return not ended, False, ended
+    began = (not in_flare) and weekly >= high
+    ended = in_flare and weekly < quiet
+    return (in_flare and not ended) or began, began, ended
 
 
 def weekly_intensity(daily: np.ndarray) -> np.ndarray:
@@ -126,63 +125,66 @@ def flare_episodes(weekly: np.ndarray, high: float, quiet: float) -> list[tuple[
 
 
 @numba.njit(cache=True, inline="always")
-def accumulate_couple(a, day, window, late_start, shock, levels, settle_tolerance, x):
-    """Add one day of one couple to its accumulator row ``a`` (see :class:`Acc`).
+def accumulate_couple(acc, i, day, window, late_start, shock, high, quiet, settle_tolerance, x, c):
+    """Add one day of one couple to its accumulator column ``acc[:, i]`` (rows: :class:`Acc`).
 
-    ``x`` is the couple's state that day, shape (2, len(STATE_FIELDS));
-    ``levels`` the couple's (high_intensity, quiet_intensity), for the
-    flare-up rule (:func:`flare_step`). The batch engine calls this inside
-    its compiled day loop; the Mesa model through :meth:`CycleTracker.update`.
+    ``x[:, :, c]`` is the couple's state that day, shape (len(STATE_FIELDS), 2)
+    (fields first, so that a block of couples lies side by side in memory);
+    ``high`` and ``quiet`` the couple's high_intensity and quiet_intensity, for
+    the flare-up rule (:func:`flare_step`). Each per-couple condition is a
+    selection rather than a branch, so the batch engine runs this for a block
+    of couples in SIMD registers; the Mesa model calls it through
+    :meth:`CycleTracker.update`.
     """
-    intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
-    a[Acc.COUNT] += 1.0
-    a[Acc.SUM_I] += intensity
-    a[Acc.SUM_TI] += day * intensity
+    pursuit_a, pursuit_b = x[_P, 0, c], x[_P, 1, c]
+    intensity = _cycle_intensity(pursuit_a, x[_W, 0, c], pursuit_b, x[_W, 1, c])
+    acc[Acc.COUNT, i] += 1.0
+    acc[Acc.SUM_I, i] += intensity
+    acc[Acc.SUM_TI, i] += day * intensity
     if day <= window:
-        a[Acc.SUM_EARLY] += intensity
-    a[Acc.WEEKLY] += WEEKLY * (intensity - a[Acc.WEEKLY])
-    a[Acc.SLOW] += SLOW * (intensity - a[Acc.SLOW])
-    a[Acc.PEAK] = max(a[Acc.PEAK], a[Acc.WEEKLY])
-    in_flare, began, ended = flare_step(a[Acc.IN_FLARE] != 0.0, a[Acc.WEEKLY], levels[0], levels[1])
-    a[Acc.IN_FLARE] = 1.0 if in_flare else 0.0
-    if began:
-        a[Acc.FLARE_UPS] += 1.0
-        a[Acc.LAST_FLARE_DAY] = day
-    if ended:
-        a[Acc.CALMED_FLARE_UPS] += 1.0
-    if a[Acc.WEEKLY] >= levels[0]:
-        a[Acc.FLARE_DAYS] += 1.0
+        acc[Acc.SUM_EARLY, i] += intensity
+    weekly = acc[Acc.WEEKLY, i] + WEEKLY * (intensity - acc[Acc.WEEKLY, i])
+    acc[Acc.WEEKLY, i] = weekly
+    acc[Acc.SLOW, i] += SLOW * (intensity - acc[Acc.SLOW, i])
+    acc[Acc.PEAK, i] = max(acc[Acc.PEAK, i], weekly)
+    in_flare, began, ended = flare_step(acc[Acc.IN_FLARE, i] != 0.0, weekly, high, quiet)
+    acc[Acc.IN_FLARE, i] = 1.0 if in_flare else 0.0
+    acc[Acc.FLARE_UPS, i] += 1.0 if began else 0.0
+    acc[Acc.LAST_FLARE_DAY, i] = day if began else acc[Acc.LAST_FLARE_DAY, i]
+    acc[Acc.CALMED_FLARE_UPS, i] += 1.0 if ended else 0.0
+    acc[Acc.FLARE_DAYS, i] += 1.0 if weekly >= high else 0.0
     if day >= late_start:
-        a[Acc.SUM_LATE] += intensity
+        acc[Acc.SUM_LATE, i] += intensity
         for r in range(2):
-            a[Acc.PURSUIT_A + r] += x[r, _P]
-            a[Acc.WITHDRAWAL_A + r] += x[r, _W]
-            a[Acc.DISTRESS_A + r] += x[r, _D]
-            a[Acc.GOAL_A + r] += x[r, _G]
-        if a[Acc.WEEKLY] < levels[1]:
-            a[Acc.CALM_DAYS_LATE] += 1.0
+            acc[Acc.PURSUIT_A + r, i] += x[_P, r, c]
+            acc[Acc.WITHDRAWAL_A + r, i] += x[_W, r, c]
+            acc[Acc.DISTRESS_A + r, i] += x[_D, r, c]
+            acc[Acc.GOAL_A + r, i] += x[_G, r, c]
+        acc[Acc.CALM_DAYS_LATE, i] += 1.0 if weekly < quiet else 0.0
     if day == ONE_YEAR:
         for r in range(2):
-            a[Acc.ANXIETY_1Y_A + r] = x[r, _ANX]
-            a[Acc.AVOIDANCE_1Y_A + r] = x[r, _AVO]
-    couple_distress = 0.5 * (x[0, _D] + x[1, _D])
-    a[Acc.WEEKLY_DISTRESS] += WEEKLY * (couple_distress - a[Acc.WEEKLY_DISTRESS])
-    if shock > 0:
-        if shock - PRE_SHOCK_DAYS <= day < shock:
-            a[Acc.PRE_SHOCK_SUM] += couple_distress
-            a[Acc.PRE_SHOCK_COUNT] += 1.0
-        elif day > shock and np.isnan(a[Acc.SETTLE_DAYS]):
-            baseline = a[Acc.PRE_SHOCK_SUM] / max(a[Acc.PRE_SHOCK_COUNT], 1.0)
-            if a[Acc.WEEKLY_DISTRESS] <= baseline + settle_tolerance:
-                a[Acc.SETTLE_DAYS] = day - shock
+            acc[Acc.ANXIETY_1Y_A + r, i] = x[_ANX, r, c]
+            acc[Acc.AVOIDANCE_1Y_A + r, i] = x[_AVO, r, c]
+    couple_distress = 0.5 * (x[_D, 0, c] + x[_D, 1, c])
+    weekly_distress = acc[Acc.WEEKLY_DISTRESS, i] + WEEKLY * (couple_distress - acc[Acc.WEEKLY_DISTRESS, i])
+    acc[Acc.WEEKLY_DISTRESS, i] = weekly_distress
+    # The settling time of a scheduled shock: the 28 days before it set the baseline, and the first day
+    # after it on which the weekly distress is back within the tolerance of that baseline is counted.
+    before = shock > 0 and shock - PRE_SHOCK_DAYS <= day < shock
+    acc[Acc.PRE_SHOCK_SUM, i] += couple_distress if before else 0.0
+    acc[Acc.PRE_SHOCK_COUNT, i] += 1.0 if before else 0.0
+    baseline = acc[Acc.PRE_SHOCK_SUM, i] / max(acc[Acc.PRE_SHOCK_COUNT, i], 1.0)
+    settled = (shock > 0 and day > shock and np.isnan(acc[Acc.SETTLE_DAYS, i])
+               and weekly_distress <= baseline + settle_tolerance)
+    acc[Acc.SETTLE_DAYS, i] = day - shock if settled else acc[Acc.SETTLE_DAYS, i]
 
 
 @numba.njit(cache=True)
 def _accumulate(acc, day, window, late_start, shock_day, levels, settle_tolerance, state, live):
-    for c in range(acc.shape[0]):
+    for c in range(acc.shape[1]):
         if live[c]:
-            accumulate_couple(acc[c], day, window, late_start, shock_day[c], levels[c],
-                              settle_tolerance[c], state[c])
+            accumulate_couple(acc, c, day, window, late_start, shock_day[c], levels[c, 0], levels[c, 1],
+                              settle_tolerance[c], state, c)
 
 
 class CycleTracker:
@@ -206,11 +208,11 @@ class CycleTracker:
         self.shock_day = np.array(np.broadcast_to(np.asarray(shock_day, dtype=np.int64), (n,)))  # own, writable copy
         self.start_anxiety = np.array(initial["anxiety"], dtype=float)
         self.start_avoidance = np.array(initial["avoidance"], dtype=float)
-        self.acc = np.zeros((n, len(Acc)))
+        self.acc = np.zeros((len(Acc), n))    # one column per couple (see accumulate_couple)
         for col in (Acc.SETTLE_DAYS, Acc.DISSOLUTION_DAY, Acc.ANXIETY_1Y_A, Acc.ANXIETY_1Y_B, Acc.AVOIDANCE_1Y_A,
                     Acc.AVOIDANCE_1Y_B):
-            self.acc[:, col] = np.nan      # not reached (yet)
-        self.acc[:, Acc.WEEKLY_DISTRESS] = np.asarray(initial["distress"]).mean(axis=1)
+            self.acc[col] = np.nan      # not reached (yet)
+        self.acc[Acc.WEEKLY_DISTRESS] = np.asarray(initial["distress"]).mean(axis=1)
         self.levels = np.ascontiguousarray(np.stack([self.thresholds["high_intensity"],
                                                      self.thresholds["quiet_intensity"]], axis=1))
         self.settle_tolerance = np.ascontiguousarray(self.thresholds["settle_tolerance"])
@@ -221,17 +223,17 @@ class CycleTracker:
         ``together`` (n,) says which couples lived the day as a couple (they
         were together at its start); the others are skipped.
         """
-        stacked = np.zeros((self.n, 2, len(STATE_FIELDS)))
+        stacked = np.zeros((len(STATE_FIELDS), 2, self.n))
         for i, name in enumerate(STATE_FIELDS):
             if name in state:
-                stacked[:, :, i] = state[name]
+                stacked[i] = np.asarray(state[name]).T
         _accumulate(self.acc, day, self.window, self.late_start, self.shock_day, self.levels,
                     self.settle_tolerance, stacked, np.asarray(together, dtype=np.bool_))
 
     def dissolve(self, day: int, dissolving: np.ndarray) -> None:
         """Record that the couples in the mask ``dissolving`` split up on ``day``."""
-        column = self.acc[:, Acc.DISSOLUTION_DAY]
-        self.acc[:, Acc.DISSOLUTION_DAY] = np.where(dissolving & np.isnan(column), day, column)
+        column = self.acc[Acc.DISSOLUTION_DAY]
+        self.acc[Acc.DISSOLUTION_DAY] = np.where(dissolving & np.isnan(column), day, column)
 
     def regime_now(self, together: np.ndarray) -> np.ndarray:
         """Each couple's cycle state on the last day added, from its weekly and eight-week intensity.
@@ -241,7 +243,7 @@ class CycleTracker:
         settling (falling), simmering (low but not falling), dissolved (``together`` is False).
         """
         a, t = self.acc, self.thresholds
-        weekly, slow, peak = a[:, Acc.WEEKLY], a[:, Acc.SLOW], a[:, Acc.PEAK]
+        weekly, slow, peak = a[Acc.WEEKLY], a[Acc.SLOW], a[Acc.PEAK]
         label = np.where(weekly < slow, "settling", "simmering")
         label = np.where(weekly < t["quiet_intensity"], "settled", label)
         label = np.where(weekly >= t["high_intensity"],
@@ -256,37 +258,37 @@ class CycleTracker:
         a dissolved couple's state stays as it was when it split up.
         """
         a = self.acc
-        lived = a[:, Acc.COUNT]                 # the couple lived days 1..lived
+        lived = a[Acc.COUNT]                 # the couple lived days 1..lived
         count = np.maximum(lived, 1)
         mean_t = (lived + 1) / 2
         var_t = (lived * lived - 1) / 12        # variance of 1..k
-        cov = a[:, Acc.SUM_TI] / count - mean_t * (a[:, Acc.SUM_I] / count)
+        cov = a[Acc.SUM_TI] / count - mean_t * (a[Acc.SUM_I] / count)
         trend = np.where(var_t > 0, cov / np.where(var_t > 0, var_t, 1.0), 0.0) * ONE_YEAR
         late = np.clip(lived - self.late_start + 1, 0, None)
         late_mean = np.where(late > 0, 1.0 / np.maximum(late, 1), np.nan)
         out: dict[str, Any] = {
-            "intensity_mean": a[:, Acc.SUM_I] / count,
-            "intensity_early": a[:, Acc.SUM_EARLY] / np.minimum(count, self.window),
-            "intensity_late": a[:, Acc.SUM_LATE] * late_mean,
-            "intensity_peak": a[:, Acc.PEAK].copy(),
+            "intensity_mean": a[Acc.SUM_I] / count,
+            "intensity_early": a[Acc.SUM_EARLY] / np.minimum(count, self.window),
+            "intensity_late": a[Acc.SUM_LATE] * late_mean,
+            "intensity_peak": a[Acc.PEAK].copy(),
             "intensity_trend": trend,
-            "flare_ups": a[:, Acc.FLARE_UPS].astype(np.int64),
-            "calmed_flare_ups": a[:, Acc.CALMED_FLARE_UPS].astype(np.int64),
-            "flare_days_share": a[:, Acc.FLARE_DAYS] / count,
-            "calm_days_late": a[:, Acc.CALM_DAYS_LATE].astype(np.int64),
-            "last_flare_day": a[:, Acc.LAST_FLARE_DAY].astype(np.int64),
-            "settle_days": a[:, Acc.SETTLE_DAYS].copy(),
-            "dissolved": ~np.isnan(a[:, Acc.DISSOLUTION_DAY]),
-            "dissolution_day": a[:, Acc.DISSOLUTION_DAY].copy(),
+            "flare_ups": a[Acc.FLARE_UPS].astype(np.int64),
+            "calmed_flare_ups": a[Acc.CALMED_FLARE_UPS].astype(np.int64),
+            "flare_days_share": a[Acc.FLARE_DAYS] / count,
+            "calm_days_late": a[Acc.CALM_DAYS_LATE].astype(np.int64),
+            "last_flare_day": a[Acc.LAST_FLARE_DAY].astype(np.int64),
+            "settle_days": a[Acc.SETTLE_DAYS].copy(),
+            "dissolved": ~np.isnan(a[Acc.DISSOLUTION_DAY]),
+            "dissolution_day": a[Acc.DISSOLUTION_DAY].copy(),
         }
         for col, role in enumerate("ab"):
             firsts = (Acc.PURSUIT_A, Acc.WITHDRAWAL_A, Acc.DISTRESS_A, Acc.GOAL_A)
             for name, first in zip(LATE_MEANS, firsts, strict=True):
-                out[f"{name}_late_{role}"] = a[:, first + col] * late_mean
+                out[f"{name}_late_{role}"] = a[first + col] * late_mean
             out[f"anxiety_change_{role}"] = final["anxiety"][:, col] - self.start_anxiety[:, col]
             out[f"avoidance_change_{role}"] = final["avoidance"][:, col] - self.start_avoidance[:, col]
-            out[f"anxiety_change_1y_{role}"] = a[:, Acc.ANXIETY_1Y_A + col] - self.start_anxiety[:, col]
-            out[f"avoidance_change_1y_{role}"] = a[:, Acc.AVOIDANCE_1Y_A + col] - self.start_avoidance[:, col]
+            out[f"anxiety_change_1y_{role}"] = a[Acc.ANXIETY_1Y_A + col] - self.start_anxiety[:, col]
+            out[f"avoidance_change_1y_{role}"] = a[Acc.AVOIDANCE_1Y_A + col] - self.start_avoidance[:, col]
         frame = pd.DataFrame(out)
         frame["classification"] = classify(frame, self.thresholds, self.days)
         return frame
@@ -330,12 +332,12 @@ QUARTILES = (0.25, 0.5, 0.75)
 
 
 @numba.njit(cache=True, inline="always")
-def aggregate_couple(hist, sums, group, x):
-    """Add one couple's day (``x``: (2, len(STATE_FIELDS))) to its group's histograms and sums."""
-    intensity = _cycle_intensity(x[0, _P], x[0, _W], x[1, _P], x[1, _W])
+def aggregate_couple(hist, sums, group, x, c):
+    """Add one couple's day (``x[:, :, c]``: (len(STATE_FIELDS), 2)) to its group's histograms and sums."""
+    intensity = _cycle_intensity(x[_P, 0, c], x[_W, 0, c], x[_P, 1, c], x[_W, 1, c])
     for r in range(2):
         for v in range(_AGGREGATED_INDEX.shape[0]):
-            _count(hist, sums, group, r, v, x[r, _AGGREGATED_INDEX[v]])
+            _count(hist, sums, group, r, v, x[_AGGREGATED_INDEX[v], r, c])
         _count(hist, sums, group, r, _INTENSITY, intensity)
 
 

@@ -2,7 +2,7 @@
 
 - The import graph of ``sim`` has no circles, counting imports inside
   functions (a circle hidden in a function is still a circle) and the
-  generated kernel loop's imports.
+  package's imports.
 - The light modules (vocabulary, declarations, budget, storage, processes)
   import nothing heavy, so the command line refuses bad input fast and the
   report reads results without the engine.
@@ -52,12 +52,7 @@ def _imports(tree: ast.AST, module: str, known: set[str]) -> set[str]:
 def import_graph() -> dict[str, set[str]]:
     files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
     known = set(files)
-    graph = {name: _imports(ast.parse(path.read_text()), name, known) for name, path in files.items()}
-    from sim.kernel import generated_source
-    graph["sim._generated_kernel_loop"] = _imports(ast.parse(generated_source()), "sim._generated_kernel_loop",
-                                                   known)
-    graph["sim.kernel"].add("sim._generated_kernel_loop")     # it imports the loop it writes
-    return graph
+    return {name: _imports(ast.parse(path.read_text()), name, known) for name, path in files.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
