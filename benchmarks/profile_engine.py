@@ -3,9 +3,10 @@
     python benchmarks/profile_engine.py      # prints a JSON document
 
 1. Stages of ``simulate`` for 100,000 couples x 365 days (cProfile).
-2. The compiled parts of one couple-day, each timed alone in a compiled loop
-   over 100,000 couple-days with realistic, varying inputs: the random
-   normals, the two partner_day calls, the outcome tracker, the aggregates.
+2. The stages of the kernel's day, each timed alone as the kernel runs it (blocks
+   of LANES couples side by side) over 100,000 couple-days with realistic,
+   varying inputs: the random normals, the equations (two partner_day calls),
+   the outcome tracker, the aggregates.
 3. The Mesa path: the functions that take most of its time (cProfile, 20 couples x 365 days).
 """
 
@@ -44,94 +45,111 @@ def _stages() -> dict:
 
 
 def _compiled_parts() -> dict:
-    from sim.compiled import EQUATIONS, PartnerParams
-    from sim.dynamics import PartnerState
+    """Each stage of the kernel's day, as the kernel runs it (a block of LANES couples at a time), alone."""
+    from sim.compiled import EQUATIONS
     from sim.engine import initial_array, simulate
-    from sim.kernel import pack
-    from sim.outcomes import CycleTracker, DailyAggregates, accumulate_couple, aggregate_couple
+    from sim.kernel import (
+        _FIELDS,
+        _PARAMETERS,
+        _TALLIES,
+        LANES,
+        _draw_normals,
+        pack,
+        read_params,
+        read_state,
+        write_column,
+    )
+    from sim.outcomes import accumulate_couple, aggregate_block
     from sim.population import make_population
-    from sim.randomness import NORMALS_PER_DAY, couple_day_normals
+    from sim.schema import SERIES_VARIABLES
 
-    n = 100_000
+    n = 100_000 // LANES * LANES
     pop = make_population(n_couples=n, seed=3, drawn=True)
     result = simulate(pop, 60, series_couples=range(0, n, 10))      # realistic mid-run states
     state = initial_array(pop)
-    fields = len(PartnerState._fields)
     state[::10] = result.series[result.series.day == 60].sort_values(["couple_id", "role"]) \
-        [list(PartnerState._fields)].to_numpy().reshape(-1, 2, fields)
-    params = pack(pop.partner)
-    tracker = CycleTracker(n, 365, pop.couple["shock_day"], {k: state[:, :, i] for i, k in
-                                                             enumerate(PartnerState._fields)}, pop.classification)
-    aggregates = DailyAggregates(np.zeros(n, dtype=np.int64), 1)
+        [list(_state_fields())].to_numpy().reshape(-1, 2, _FIELDS)
+    packed = pack(pop.partner)
+    blocks = n // LANES
+    # The population as the kernel holds it: one (field, partner, couple) array per block.
+    soa = np.ascontiguousarray(state.reshape(blocks, LANES, 2, _FIELDS).transpose(0, 3, 2, 1))
+    rows = packed.profiles[packed.index]
+    parameters = np.ascontiguousarray(rows.reshape(blocks, LANES, 2, _PARAMETERS).transpose(0, 3, 2, 1))
+    normals = np.ascontiguousarray(np.random.default_rng(0).standard_normal((blocks, 2, 3, LANES)))
     partner_day = EQUATIONS["partner_day"]
 
-    @numba.njit
+    @numba.njit(error_model="numpy")
     def normals_only(keys):
-        z = np.empty((2, NORMALS_PER_DAY))
+        z = np.empty((2, 3, LANES))
+        uniform = np.empty((2, 3, LANES))
+        found = np.empty(6 * LANES, dtype=np.int64)
         total = 0.0
-        for c in range(keys.shape[0]):
-            couple_day_normals(keys[c], 7, z)
-            total += z[0, 0]
+        for block in range(keys.shape[0] // LANES):
+            _draw_normals(keys, block * LANES, LANES, 7, z, uniform, found)
+            total += z[0, 0, 0]
         return total
 
-    @numba.njit
-    def partner_days_only(state, profiles, index, normals):
+    @numba.njit(error_model="numpy")
+    def equations_only(soa, parameters, normals):
+        new = np.empty((_FIELDS, 2, LANES))
         total = 0.0
-        for c in range(state.shape[0]):
-            s, t = state[c, 0], state[c, 1]
-            k, m = profiles[index[c], 0], profiles[index[c], 1]
-            a = PartnerState(*_state(s))
-            b = PartnerState(*_state(t))
-            pa = PartnerParams(*_params(k))
-            pb = PartnerParams(*_params(m))
-            total += partner_day(a, b, pa, normals[c, 0], 0.0)[2]
-            total += partner_day(b, a, pb, normals[c, 1], 0.0)[2]
+        for block in range(soa.shape[0]):
+            old, p, z = soa[block], parameters[block], normals[block]
+            for c in range(LANES):
+                a = read_state(old, 0, c)
+                b = read_state(old, 1, c)
+                z_a = (z[0, 0, c], z[0, 1, c], z[0, 2, c])
+                z_b = (z[1, 0, c], z[1, 1, c], z[1, 2, c])
+                write_column(new, 0, c, partner_day(a, b, read_params(p, 0, c), z_a, 0.0))
+                write_column(new, 1, c, partner_day(b, a, read_params(p, 1, c), z_b, 0.0))
+            total += new[2, 0, 0]
         return total
 
-    @numba.njit
-    def tracker_only(acc, state, margin, tolerance, shock_day):
-        for c in range(state.shape[0]):
-            accumulate_couple(acc[c], 300, 90, 276, shock_day[c], margin[c], tolerance[c], state[c])
+    @numba.njit(error_model="numpy")
+    def tracker_only(soa, shock_day, high, quiet, tolerance):
+        tally = np.zeros((_TALLIES, LANES))
+        for block in range(soa.shape[0]):
+            x = soa[block]
+            for c in range(LANES):
+                i = block * LANES + c
+                accumulate_couple(tally, c, 300, 90, 276, shock_day[i], high[i], quiet[i], tolerance[i], x, c)
+        return tally[0, 0]
 
-    @numba.njit
-    def aggregates_only(hist, sums, groups, state):
-        for c in range(state.shape[0]):
-            aggregate_couple(hist[0], sums[0], groups[c], state[c])
+    @numba.njit(error_model="numpy")
+    def aggregates_only(soa, hist, sums, together):
+        groups = np.zeros(LANES, dtype=np.int64)
+        values = np.empty((len(SERIES_VARIABLES), 2, LANES))
+        bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.int64)
+        for block in range(soa.shape[0]):
+            aggregate_block(hist, sums, groups, 0, LANES, soa[block], together, values, bins)
 
-    normals = np.random.default_rng(0).standard_normal((n, 2, NORMALS_PER_DAY))
+    hist = np.zeros((1, 2, len(SERIES_VARIABLES), 100), dtype=np.int32)
+    sums = np.zeros((1, 2, len(SERIES_VARIABLES)))
+    together = np.ones(LANES, dtype=np.bool_)
+    shock_day = np.full(n, 100, dtype=np.int64)
+    high, quiet, tolerance = (np.full(n, pop.classification[k]) for k in ("high_intensity", "quiet_intensity",
+                                                                         "settle_tolerance"))
     parts = {
         "random normals (6 per couple)": lambda: normals_only(pop.keys),
-        "two partner_day calls": lambda: partner_days_only(state, params.profiles, params.index, normals),
-        "outcome tracker": lambda: tracker_only(tracker.acc, state, tracker.levels, tracker.settle_tolerance,
-                                                tracker.shock_day),
-        "per-day aggregates": lambda: aggregates_only(aggregates.hist, aggregates.sums, aggregates.groups, state),
+        "equations (two partner_day calls)": lambda: equations_only(soa, parameters, normals),
+        "outcome tracker": lambda: tracker_only(soa, shock_day, high, quiet, tolerance),
+        "per-day aggregates": lambda: aggregates_only(soa, hist, sums, together),
     }
     out = {}
     for name, call in parts.items():
         call()
-        started = time.perf_counter()
+        best = float("inf")
         for _ in range(5):
+            started = time.perf_counter()
             call()
-        out[name] = round((time.perf_counter() - started) / 5 / (2 * n) * 1e9, 1)
-    return {"nanoseconds per agent-step": out}
+            best = min(best, time.perf_counter() - started)
+        out[name] = round(best / (2 * n) * 1e9, 1)
+    return {"nanoseconds per agent-step (best of 5)": out}
 
 
-def _unpacker(width: int):
-    """A compiled ``k -> tuple(k[0], ..., k[width-1])`` (like sim.kernel's generated loop)."""
-    source = "def unpack(k):\n    return (" + ", ".join(f"k[{i}]" for i in range(width)) + ",)\n"
-    namespace: dict = {}
-    exec(source, namespace)
-    return numba.njit(inline="always")(namespace["unpack"])
-
-
-def _widths() -> tuple[int, int]:
+def _state_fields() -> tuple[str, ...]:
     from sim.dynamics import STATE_FIELDS
-    from sim.kernel import PARTNER_PARAMETERS
-    return len(PARTNER_PARAMETERS), len(STATE_FIELDS)
-
-
-_params = _unpacker(_widths()[0])     # the declared partner parameters
-_state = _unpacker(_widths()[1])      # the state fields
+    return STATE_FIELDS
 
 
 def _mesa() -> dict:

@@ -37,7 +37,7 @@ from pathlib import Path
 from sim.schema import HISTOGRAM_BINS, SERIES_VARIABLES, STATISTICS
 
 BASE_PROCESS_BYTES = 300e6
-BATCH_COUPLE_DAYS_PER_SECOND = 6.5e6         # per core
+BATCH_COUPLE_DAYS_PER_SECOND = 7.5e6         # per core (15 M agent-steps/s, docs/performance.md)
 SWEEP_COUPLE_DAYS_PER_SECOND = 2.1e6         # per worker, tables included
 MESA_COUPLE_DAYS_PER_SECOND = 13e3
 DAILY_ROW_BYTES_MEMORY = 350.0
@@ -49,6 +49,9 @@ SERIES_ROW_BYTES_MEMORY = 40.0
 SERIES_ROW_BYTES_DISK = 16.0
 CELL_BYTES = 1_000.0                          # one design cell: its dict, its row of cells.parquet
 COHORT_FIT_SECONDS = 0.5                      # one mixed model of a few hundred couples, with margin
+VECTORISED_FIT_SECONDS = 0.01                 # the power loop's clustered OLS of one cohort (sim.study.analysis)
+COHORT_SECONDS = 0.02                         # building, measuring and tabling one cohort, beside the engine
+COUPLE_SETUP_SECONDS = 25e-6                  # one couple's SeedSequence key and population row
 MEMORY_SHARE = 0.8                            # of what the machine has free: leave room for everything else
 
 
@@ -194,14 +197,22 @@ def sweep_estimate(cells: int, replicates: int, days: int, chunk_cells: int, ser
                     "cells x replicates x days")
 
 
-def study_estimate(couples: int, days: int, samples: int, sizes: list[int], workers: int) -> Estimate:
-    """``cycles study``: one cohort written and analysed, plus ``samples`` cohorts per size for power."""
+def study_estimate(couples: int, days: int, samples: int, sizes: list[int], workers: int,
+                   power_analysis: str = "vectorised") -> Estimate:
+    """``cycles study``: one cohort written and analysed, plus ``samples`` cohorts per size for power.
+
+    The first cohort gets the mixed model; the power cohorts the vectorised estimator unless
+    ``power_analysis`` is "same".
+    """
     cohorts = [couples] + ([n for n in sizes for _ in range(samples)] if samples > 1 or len(sizes) > 1 else [])
     couple_days = float(sum(cohorts)) * days
     biggest = max(cohorts)
     memory = BASE_PROCESS_BYTES * (1 + max(1, workers)) + biggest * 2 * 3_000.0 + len(cohorts) * 2_000.0
-    seconds = (couple_days / BATCH_COUPLE_DAYS_PER_SECOND
-               + sum(COHORT_FIT_SECONDS * max(1.0, n / 326) for n in cohorts)) / max(1, workers)
+    power_fit = COHORT_FIT_SECONDS if power_analysis == "same" else VECTORISED_FIT_SECONDS
+    fits = [COHORT_FIT_SECONDS] + [power_fit] * (len(cohorts) - 1)
+    seconds = (couple_days / BATCH_COUPLE_DAYS_PER_SECOND + sum(cohorts) * COUPLE_SETUP_SECONDS
+               + sum(COHORT_SECONDS + fit * max(1.0, n / 326) for n, fit in zip(cohorts, fits, strict=True))
+               ) / max(1, workers)
     return Estimate(f"{len(cohorts):,} cohort(s) of up to {biggest:,} couples over {days:,} days", couple_days,
                     memory, couples * 2 * 400.0 + len(cohorts) * 2_000.0, seconds, "--samples x --n")
 

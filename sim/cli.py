@@ -439,7 +439,8 @@ def command_study(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     workers = _executor_checks(args)
     estimate = _estimate(study_estimate(study.couples, study.wave_days[1], args.samples,
-                                        args.sizes or [study.couples], workers), out, args.max_hours)
+                                        args.sizes or [study.couples], workers, study.power_analysis),
+                         out, args.max_hours)
     try:
         check_replaceable(out, "study", design.fingerprint(), args.force)
     except SweepError as exc:

@@ -30,7 +30,7 @@ from sim import interventions
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.dynamics import STATE_FIELDS, PartnerState
 from sim.interventions import partner_rows
-from sim.outcomes import Acc, accumulate_couple, aggregate_couple
+from sim.outcomes import Acc, accumulate_couple, aggregate_block
 from sim.randomness import (
     CONFLICT_BLOCK,
     CONFLICT_SIZE_BLOCK,
@@ -43,6 +43,7 @@ from sim.randomness import (
     stream_bits,
     tail_normal,
 )
+from sim.schema import SERIES_VARIABLES
 
 # Couples run side by side. 128 keeps a block's state, parameters and draws (about 200 KB) in the core's
 # L2 cache while leaving each vectorised loop long enough to amortise its set-up (measured: 64 and 256 are
@@ -311,6 +312,8 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     streak = np.zeros(LANES)
     today = np.empty(_PARAMETERS)
     found = np.empty(2 * NORMALS_PER_DAY * LANES, dtype=np.int64)   # places of the day's rare cases
+    values = np.empty((len(SERIES_VARIABLES), 2, LANES))             # the aggregated variables and their bins
+    bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.int64)
     sharing = conflicts = intervening = dissolving = False
     for c in range(width):
         i = first + c
@@ -328,9 +331,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     for k in range(_TALLIES):
         for c in range(width):
             tally[k, c] = acc[k, column + c]
-    hist_today, sums_today = hist[0], sums[0]
-    for c in range(width):
-        aggregate_couple(hist_today, sums_today, groups[first + c], old, c)
+    aggregate_block(hist[0], sums[0], groups, first, width, old, together, values, bins)
     kept = False
     for c in range(width):
         kept |= keep_slot[first + c] >= 0
@@ -373,10 +374,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                 accumulate_couple(tally, c, day, window, late_start,
                                   shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
                                   settle_tolerance[first + c], new, c)
-        hist_today, sums_today = hist[day], sums[day]
-        for c in range(width):
-            if together[first + c]:
-                aggregate_couple(hist_today, sums_today, groups[first + c], new, c)
+        aggregate_block(hist[day], sums[day], groups, first, width, new, together, values, bins)
         if dissolving:
             for c in range(width):
                 if can_dissolve[first + c] and together[first + c]:
@@ -419,7 +417,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
         days: days to simulate.
         couple: couple-scope parameters (name -> (couples,) array).
         tracker: sim.outcomes.CycleTracker, fed every day lived (accumulate_couple).
-        aggregates: sim.outcomes.DailyAggregates, fed every day lived (aggregate_couple).
+        aggregates: sim.outcomes.DailyAggregates, fed every day lived (aggregate_block).
         together: (couples,) bool, True on entry; False on return for couples
             that dissolved.
         keep_slot: (couples,) slot in ``series`` of each couple whose daily

@@ -331,23 +331,52 @@ _AGGREGATED_HIGH = np.array([1.0, 1.0, 1.0, 7.0, 1.0])
 QUARTILES = (0.25, 0.5, 0.75)
 
 
+_BINS_PER_UNIT = HISTOGRAM_BINS / (_AGGREGATED_HIGH - _AGGREGATED_LOW)
+
+
 @numba.njit(cache=True, inline="always")
-def aggregate_couple(hist, sums, group, x, c):
-    """Add one couple's day (``x[:, :, c]``: (len(STATE_FIELDS), 2)) to its group's histograms and sums."""
-    intensity = _cycle_intensity(x[_P, 0, c], x[_W, 0, c], x[_P, 1, c], x[_W, 1, c])
+def histogram_bin(v, value):
+    """The bin of aggregated variable ``v`` (an index into SERIES_VARIABLES) that ``value`` falls in."""
+    position = int((value - _AGGREGATED_LOW[v]) * _BINS_PER_UNIT[v])
+    return min(max(position, 0), HISTOGRAM_BINS - 1)
+
+
+@numba.njit(cache=True, inline="always")
+def aggregate_block(hist, sums, groups, first, width, x, live, values, bins):
+    """Add a day of couples ``first .. first + width - 1`` that are ``live`` to their groups' histograms and sums.
+
+    ``x[:, :, c]`` is couple ``first + c``'s state, (len(STATE_FIELDS), 2);
+    ``hist`` and ``sums`` the day's (groups, 2, variables, bins) and (groups,
+    2, variables); ``values`` and ``bins`` scratch arrays of shape (variables,
+    2, at least width). The values and their bins are worked out for the
+    whole block in vectorised loops; the counts and sums are then added couple
+    by couple, in couple order (so sums do not depend on how couples are
+    blocked), at flat positions worked out beforehand.
+    """
     for r in range(2):
-        for v in range(_AGGREGATED_INDEX.shape[0]):
-            _count(hist, sums, group, r, v, x[_AGGREGATED_INDEX[v], r, c])
-        _count(hist, sums, group, r, _INTENSITY, intensity)
-
-
-@numba.njit(cache=True, inline="always")
-def _count(hist, sums, group, role, v, value):
-    """Add one value of aggregated variable ``v`` to its histogram bin and sum."""
-    low = _AGGREGATED_LOW[v]
-    position = int((value - low) * (HISTOGRAM_BINS / (_AGGREGATED_HIGH[v] - low)))
-    hist[group, role, v, min(max(position, 0), HISTOGRAM_BINS - 1)] += 1
-    sums[group, role, v] += value
+        for v in range(_INTENSITY):
+            field = _AGGREGATED_INDEX[v]
+            for c in range(width):
+                values[v, r, c] = x[field, r, c]
+    for c in range(width):
+        intensity = _cycle_intensity(x[_P, 0, c], x[_W, 0, c], x[_P, 1, c], x[_W, 1, c])
+        values[_INTENSITY, 0, c] = intensity
+        values[_INTENSITY, 1, c] = intensity
+    variables = len(_AGGREGATED_LOW)
+    for v in range(variables):
+        for r in range(2):
+            for c in range(width):
+                group = groups[first + c]
+                bins[v, r, c] = ((group * 2 + r) * variables + v) * HISTOGRAM_BINS + histogram_bin(v, values[v, r, c])
+    counts = hist.reshape(hist.size)
+    totals = sums.reshape(sums.size)
+    for c in range(width):
+        if live[first + c]:
+            cell = groups[first + c] * 2 * variables
+            for r in range(2):
+                for v in range(variables):
+                    counts[bins[v, r, c]] += 1
+                    totals[cell + r * variables + v] += values[v, r, c]
 
 
 class DailyAggregates:
@@ -355,7 +384,7 @@ class DailyAggregates:
 
     Memory grows with days x groups, not with couples: one histogram of
     ``HISTOGRAM_BINS`` bins per day, group, role and variable (int32 counts), filled by
-    :func:`aggregate_couple` inside the engine's loop. Quartiles are read from
+    :func:`aggregate_block` inside the engine's loop. Quartiles are read from
     it linearly within the bin: each is the inverted-CDF quartile (the smallest
     value with at least that share of couples at or below it) to within one
     bin, 0.01 on the 0-1 scales and 0.06 ECR-R points for anxiety. Only couples together on the

@@ -35,7 +35,7 @@ from sim.experiment.populations import cells_population
 from sim.experiment.spec import Design
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
-from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_VARIABLES, STATISTICS
+from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_DECIMALS, SERIES_VARIABLES, STATISTICS
 from sim.storage import atomic_output, write_json, write_parquet
 
 
@@ -92,6 +92,7 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
             "statistic": "couple", "replicate": replicate[s["couple_id"].to_numpy()], "couples": 1,
             **{v: s[v].to_numpy() for v in SERIES_VARIABLES}}))
     table = pd.concat(parts, ignore_index=True)
+    table[list(SERIES_VARIABLES)] = table[list(SERIES_VARIABLES)].round(SERIES_DECIMALS)
     table = table.astype({"cell": np.int32, "day": np.int32, "replicate": np.int32, "couples": np.int32,
                           **{v: np.float32 for v in SERIES_VARIABLES}})
     table["statistic"] = pd.Categorical(table["statistic"], categories=[*STATISTICS, "couple"])
@@ -268,7 +269,10 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
         for i in range(n_chunks):
             table = pq.read_table(_chunk_paths(chunks_dir, i)[1])
             if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                # Byte-stream split lays each byte of the float32 values side by side, where zstd finds the
+                # repeats that rounding to SERIES_DECIMALS made.
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd", compression_level=6,
+                                          use_byte_stream_split=list(SERIES_VARIABLES))
             writer.write_table(table)
         if writer is not None:
             writer.close()

@@ -74,9 +74,10 @@ def power_curve(summary: pd.DataFrame) -> Panel:
     fig.update_layout(height=450, xaxis_title="couples in the study", yaxis=dict(title="power (p < .05)",
                       range=[0, 1.02]), legend=dict(orientation="h", y=-0.3), margin=dict(t=30, b=150))
     samples = int(main["samples"].max())
+    methods = "; ".join(sorted(set(main["method"])))
     return Panel("power", "Power by simulation", (
-        f"The share of {samples} independent virtual cohorts in which each term reached p < .05, by the number "
-        "of couples studied. Where a line crosses the dotted line, a study of that size would detect the "
+        f"The share of {samples} independent virtual cohorts in which each term reached p < .05 ({methods}), by "
+        "the number of couples studied. Where a line crosses the dotted line, a study of that size would detect the "
         "effect four times in five."), fig)
 
 

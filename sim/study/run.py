@@ -53,9 +53,10 @@ def check_formulas(design: Design, formulas: list[str], field: str | None = None
 
 def sample_terms(design: Design, sample: int, n: int, formulas: list[str]) -> list[dict[str, Any]]:
     """One cohort of ``n`` couples, analysed: a row per formula and term (a task for any executor)."""
+    study = design.spec.study
     data = cohort(design.spec, sample, couples=n)
     rows = []
-    for fitted in analyse(data, formulas, design.spec.study.analysis):
+    for fitted in analyse(data, formulas, study.analysis if study.power_analysis == "same" else "vectorised"):
         for term, t in fitted["terms"].items():
             rows.append({"n": n, "sample": sample, "formula": fitted["formula"], "method": fitted["method"],
                          "term": term, **t})
@@ -72,6 +73,7 @@ def power_summary(rows: pd.DataFrame) -> pd.DataFrame:
     grouped = rows.groupby(["n", "formula", "term"], sort=False)
     return pd.DataFrame({
         "samples": grouped.size(),
+        "method": grouped["method"].agg(lambda m: "; ".join(sorted(set(m)))),
         "power": grouped["p"].apply(lambda p: float((p < 0.05).mean())),
         "estimate_mean": grouped["estimate"].mean(),
         "estimate_sd": grouped["estimate"].std(ddof=1),
@@ -150,7 +152,9 @@ def run(design: Design, out: str | Path, samples: int = 1, sizes: list[int] | No
 
 
 def _power_text(summary: pd.DataFrame, needed: float | None) -> str:
-    lines = ["Power by simulation (share of cohorts with p < .05; estimate mean and SD over cohorts)"]
+    methods = "; ".join(sorted(set(summary["method"])))
+    lines = [f"Power by simulation (share of cohorts with p < .05; estimate mean and SD over cohorts; each cohort "
+             f"fitted by {methods})"]
     main = summary[summary.formula == MAIN_FORMULA]
     for n, part in main.groupby("n", sort=True):
         lines.append(f"  N = {n} couples")
