@@ -379,6 +379,42 @@ def aggregate_block(hist, sums, groups, first, width, x, live, values, bins):
                     totals[cell + r * variables + v] += values[v, r, c]
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _histogram_statistics(hist, sums, days, quartiles, low, width, count, values):
+    """Mean and quartiles of every (day, group, role, variable) histogram, into ``count`` and ``values``.
+
+    A quartile q is the inverted-CDF quantile, read linearly within its bin:
+    with ``n`` couples, the first bin ``k`` whose cumulative count reaches
+    ``q n``, then ``low + (k + clip((q n - before) / inside, 0, 1)) width``,
+    ``before`` and ``inside`` the counts below and in that bin. NaN for a
+    day without couples.
+    """
+    for d in range(days.shape[0]):
+        day = days[d]
+        for g in range(hist.shape[1]):
+            for r in range(2):
+                n = 0
+                for b in range(hist.shape[4]):
+                    n += hist[day, g, r, 0, b]
+                count[d, g, r] = n
+                for v in range(hist.shape[3]):
+                    values[d, g, r, v, 0] = sums[day, g, r, v] / n      # NaN for none (the sum is 0 then)
+                    if n == 0:
+                        for s in range(1, values.shape[4]):
+                            values[d, g, r, v, s] = np.nan
+                        continue
+                    for s in range(quartiles.shape[0]):
+                        target = quartiles[s] * n
+                        cumulative = 0
+                        k = 0
+                        while k < hist.shape[4] - 1 and cumulative + hist[day, g, r, v, k] < target:
+                            cumulative += hist[day, g, r, v, k]
+                            k += 1
+                        inside = hist[day, g, r, v, k]
+                        fraction = min(max((target - cumulative) / (inside if inside > 0 else 1), 0.0), 1.0)
+                        values[d, g, r, v, 1 + s] = low[v] + (k + fraction) * width[v]
+
+
 class DailyAggregates:
     """Per day, group and role: mean and quartiles of pursuit, withdrawal, distress, anxiety and cycle intensity.
 
@@ -402,31 +438,18 @@ class DailyAggregates:
         self.hist = np.zeros((days + 1, self.n_groups, 2, len(SERIES_VARIABLES), HISTOGRAM_BINS), dtype=np.int32)
         self.sums = np.zeros((days + 1, self.n_groups, 2, len(SERIES_VARIABLES)))
 
-    def statistics(self, days: np.ndarray | None = None, block: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    def statistics(self, days: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Counts (D, G, 2) and statistics (D, G, 2, variable, mean/q25/q50/q75) for the given days.
 
-        Worked out ``block`` days at a time, so temporaries stay small however many days and groups.
+        One compiled pass over each histogram (:func:`_histogram_statistics`), so
+        no temporaries however many days and groups.
         """
         days = np.arange(self.days + 1) if days is None else np.asarray(days)
         count = np.empty((len(days), self.n_groups, 2), dtype=np.int64)
         values = np.empty((len(days), self.n_groups, 2, len(SERIES_VARIABLES), 1 + len(QUARTILES)))
         width = (_AGGREGATED_HIGH - _AGGREGATED_LOW) / HISTOGRAM_BINS
-        for first in range(0, len(days), block):
-            part = slice(first, first + block)
-            hist = self.hist[days[part]]                                      # (d, G, 2, V, B)
-            n = hist[..., 0, :].sum(axis=-1, dtype=np.int64)                  # (d, G, 2)
-            cumulative = np.cumsum(hist, axis=-1, dtype=np.int32)
-            count[part] = n
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values[part, ..., 0] = self.sums[days[part]] / n[..., None]
-                for k, q in enumerate(QUARTILES):
-                    target = q * n[..., None]                                     # (d, G, 2, 1)
-                    index = np.argmax(cumulative >= target[..., None], axis=-1)  # (d, G, 2, V)
-                    inside = np.take_along_axis(hist, index[..., None], -1)[..., 0]
-                    before = np.take_along_axis(cumulative, index[..., None], -1)[..., 0] - inside
-                    fraction = np.clip((target - before) / np.where(inside > 0, inside, 1), 0.0, 1.0)
-                    values[part, ..., 1 + k] = np.where(n[..., None] > 0,
-                                                        _AGGREGATED_LOW + (index + fraction) * width, np.nan)
+        _histogram_statistics(self.hist, self.sums, np.ascontiguousarray(days, dtype=np.int64),
+                              np.array(QUARTILES), _AGGREGATED_LOW, width, count, values)
         return count, values
 
     def table(self, chunk_days: int = 64) -> pd.DataFrame:

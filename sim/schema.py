@@ -14,10 +14,10 @@ CLASSES = ("escalating", "cycling", "settling", "secure-stable", "dissolved")
 SERIES_VARIABLES = ("pursuit", "withdrawal", "distress", "anxiety", "cycle_intensity")
 STATISTICS = ("mean", "q25", "q50", "q75")
 HISTOGRAM_BINS = 100        # per variable, day, cell and role: the resolution of the quartiles
-# The series table's values are rounded to this many decimals: a hundredth of the quartiles' resolution (one
-# bin, 0.01) and far below the Monte Carlo error of a cell's mean, yet it makes the table compress (float noise
-# in the last bits of a float32 does not).
-SERIES_DECIMALS = 4
+# The series table's values are rounded to this many decimals: a tenth of the quartiles' resolution (one bin,
+# 0.01), below the Monte Carlo error of a cell's mean, and a thousandth of a 0-1 axis on a figure; it makes the
+# table compress (float noise in the last bits of a float32 does not).
+SERIES_DECIMALS = 3
 RESULT_FILES = ("manifest.json", "runs.parquet", "cells.parquet", "series.parquet")
 FORMAT_VERSION = 2          # of the results folder written by `cycles sweep`
 MIXED = "mixed"             # the pairing of a cell whose couples have different pairings (drawn populations)

@@ -35,7 +35,15 @@ from sim.experiment.populations import cells_population
 from sim.experiment.spec import Design
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
-from sim.schema import CLASSES, FORMAT_VERSION, MIXED, SERIES_DECIMALS, SERIES_VARIABLES, STATISTICS
+from sim.schema import (
+    CLASSES,
+    FORMAT_VERSION,
+    MIXED,
+    OUTCOME_COLUMNS,
+    SERIES_DECIMALS,
+    SERIES_VARIABLES,
+    STATISTICS,
+)
 from sim.storage import atomic_output, write_json, write_parquet
 
 
@@ -97,7 +105,9 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
                           **{v: np.float32 for v in SERIES_VARIABLES}})
     table["statistic"] = pd.Categorical(table["statistic"], categories=[*STATISTICS, "couple"])
     table["role"] = pd.Categorical(table["role"], categories=["a", "b"])
-    return table.sort_values(["cell", "statistic", "replicate", "day", "role"], kind="stable") \
+    # Each series (cell, statistic, replicate, role) runs over consecutive days, so its values, smooth from day
+    # to day, sit together where the encodings find their repeats.
+    return table.sort_values(["cell", "statistic", "replicate", "role", "day"], kind="stable") \
         .reset_index(drop=True)
 
 
@@ -262,20 +272,38 @@ def _finish(design: Design, out: Path, chunks_dir: Path, n_chunks: int) -> None:
     """Merge the chunk files into runs, cells and series tables (the chunks stay until the manifest is written)."""
     runs = pd.concat([pd.read_parquet(_chunk_paths(chunks_dir, i)[0]) for i in range(n_chunks)],
                      ignore_index=True)
-    write_parquet(runs, out / "runs.parquet")
     write_parquet(cell_summary(runs, design.factor_names), out / "cells.parquet")
+    _write_runs(runs, out / "runs.parquet")
     with atomic_output(out / "series.parquet") as tmp:
         writer = None
         for i in range(n_chunks):
             table = pq.read_table(_chunk_paths(chunks_dir, i)[1])
             if writer is None:
-                # Byte-stream split lays each byte of the float32 values side by side, where zstd finds the
-                # repeats that rounding to SERIES_DECIMALS made.
+                # Values rounded to SERIES_DECIMALS are dictionary-encoded (byte-stream split where a dictionary
+                # overflows), the day counts up by one (delta encoding), and zstd takes the rest.
                 writer = pq.ParquetWriter(tmp, table.schema, compression="zstd", compression_level=6,
-                                          use_byte_stream_split=list(SERIES_VARIABLES))
+                                          use_byte_stream_split=list(SERIES_VARIABLES),
+                                          use_dictionary=[c for c in table.column_names if c != "day"],
+                                          column_encoding={"day": "DELTA_BINARY_PACKED"})
             writer.write_table(table)
         if writer is not None:
             writer.close()
+
+
+def _write_runs(runs: pd.DataFrame, path: Path) -> None:
+    """runs.parquet: each couple's outcomes in float32 and int32, zstd-compressed.
+
+    The outcomes are averages and counts over a run of simulated days; seven significant digits hold far
+    more than the model's own precision, and the cell summaries are worked out (in float64) before this.
+    What names a run (cell, replicate, factor levels, seeds) keeps its type, so levels match the spec exactly.
+    """
+    outcomes = [c for c in OUTCOME_COLUMNS if c in runs.columns]
+    narrow = {c: np.float32 for c in outcomes if runs[c].dtype == np.float64}
+    narrow.update({c: np.int32 for c in outcomes if runs[c].dtype == np.int64})
+    table = pa.Table.from_pandas(runs.astype(narrow), preserve_index=False)
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", compression_level=6,
+                       use_byte_stream_split=[c for c, kind in narrow.items() if kind is np.float32])
 
 
 def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFrame:
