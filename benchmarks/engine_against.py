@@ -62,6 +62,9 @@ def compare(base: str, rounds: int) -> dict:
                             check=True).stdout.strip()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                           check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    head += " (with uncommitted changes)" if dirty else ""
     with tempfile.TemporaryDirectory(prefix="cycles-base-") as folder:
         worktree = Path(folder) / "base"
         subprocess.run(["git", "worktree", "add", "--detach", str(worktree), commit], cwd=ROOT, check=True,

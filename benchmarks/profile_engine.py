@@ -3,10 +3,9 @@
     python benchmarks/profile_engine.py      # prints a JSON document
 
 1. Stages of ``simulate`` for 100,000 couples x 365 days (cProfile).
-2. The stages of the kernel's day, each timed alone as the kernel runs it (blocks
-   of LANES couples side by side) over 100,000 couple-days with realistic,
-   varying inputs: the random normals, the equations (two partner_day calls),
-   the outcome tracker, the aggregates.
+2. The stages of the kernel's day (random normals, equations, outcome tracker,
+   aggregates): the kernel with one stage left out at a time, against the
+   whole (timed alone, a stage vectorises differently from inside the kernel).
 3. The Mesa path: the functions that take most of its time (cProfile, 20 couples x 365 days).
 """
 
@@ -16,10 +15,8 @@ import cProfile
 import json
 import os
 import pstats
+import sys
 import time
-
-import numba
-import numpy as np
 
 
 def _stages() -> dict:
@@ -44,112 +41,71 @@ def _stages() -> dict:
     return out
 
 
-def _compiled_parts() -> dict:
-    """Each stage of the kernel's day, as the kernel runs it (a block of LANES couples at a time), alone."""
-    from sim.compiled import EQUATIONS
-    from sim.engine import initial_array, simulate
-    from sim.kernel import (
-        _FIELDS,
-        _PARAMETERS,
-        _TALLIES,
-        LANES,
-        _draw_normals,
-        pack,
-        read_params,
-        read_state,
-        write_column,
-    )
-    from sim.outcomes import accumulate_couple, aggregate_block
+# Each stage of the kernel's day, as it appears in sim/kernel.py, and what it becomes with the stage left out.
+_STAGES = {
+    # (zeros in their place: left out, the equations would read whatever the block's array held)
+    "random normals (6 per couple)": ("        _draw_normals(keys, first, width, day, z, uniform, found)\n",
+                                      "        z[:] = 0.0\n"),
+    "equations (two partner_day calls)": ("        for c in range(width):\n            a = read_state(old, 0, c)",
+                                          "        for c in range(0):\n            a = read_state(old, 0, c)"),
+    "outcome tracker": ("        for c in range(width):\n            if together[first + c]:\n"
+                        "                accumulate_couple(",
+                        "        for c in range(0):\n            if together[first + c]:\n"
+                        "                accumulate_couple("),
+    "per-day aggregates": ("        aggregate_block(hist[day], sums[day], groups, first, width, new, together, "
+                           "values, bins)\n", ""),
+}
+
+
+def _compiled_parts(couples: int = 20_000, days: int = 365, rounds: int = 4) -> dict:
+    """What each stage of the kernel's day costs: the kernel with that stage left out, against the whole.
+
+    Each variant is sim/kernel.py with one stage's loop removed, compiled as a module of its own and put in
+    the engine's place; the anxious-avoidant preset. The whole and the variants take turns, ``rounds``
+    times, and each keeps its best (the machine's speed wanders). A stage's cost is the difference in
+    nanoseconds per agent-step. (Leaving a stage out can change the others' work a little: without the
+    equations the state stands still, and the aggregates' counts pile into the same bins.)
+    """
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    import sim.engine
+    from sim import kernel
     from sim.population import make_population
-    from sim.schema import SERIES_VARIABLES
 
-    n = 100_000 // LANES * LANES
-    pop = make_population(n_couples=n, seed=3, drawn=True)
-    result = simulate(pop, 60, series_couples=range(0, n, 10))      # realistic mid-run states
-    state = initial_array(pop)
-    state[::10] = result.series[result.series.day == 60].sort_values(["couple_id", "role"]) \
-        [list(_state_fields())].to_numpy().reshape(-1, 2, _FIELDS)
-    packed = pack(pop.partner)
-    blocks = n // LANES
-    # The population as the kernel holds it: one (field, partner, couple) array per block.
-    soa = np.ascontiguousarray(state.reshape(blocks, LANES, 2, _FIELDS).transpose(0, 3, 2, 1))
-    rows = packed.profiles[packed.index]
-    parameters = np.ascontiguousarray(rows.reshape(blocks, LANES, 2, _PARAMETERS).transpose(0, 3, 2, 1))
-    normals = np.ascontiguousarray(np.random.default_rng(0).standard_normal((blocks, 2, 3, LANES)))
-    partner_day = EQUATIONS["partner_day"]
-
-    @numba.njit(error_model="numpy")
-    def normals_only(keys):
-        z = np.empty((2, 3, LANES))
-        uniform = np.empty((2, 3, LANES))
-        found = np.empty(6 * LANES, dtype=np.int64)
-        total = 0.0
-        for block in range(keys.shape[0] // LANES):
-            _draw_normals(keys, block * LANES, LANES, 7, z, uniform, found)
-            total += z[0, 0, 0]
-        return total
-
-    @numba.njit(error_model="numpy")
-    def equations_only(soa, parameters, normals):
-        new = np.empty((_FIELDS, 2, LANES))
-        total = 0.0
-        for block in range(soa.shape[0]):
-            old, p, z = soa[block], parameters[block], normals[block]
-            for c in range(LANES):
-                a = read_state(old, 0, c)
-                b = read_state(old, 1, c)
-                z_a = (z[0, 0, c], z[0, 1, c], z[0, 2, c])
-                z_b = (z[1, 0, c], z[1, 1, c], z[1, 2, c])
-                write_column(new, 0, c, partner_day(a, b, read_params(p, 0, c), z_a, 0.0))
-                write_column(new, 1, c, partner_day(b, a, read_params(p, 1, c), z_b, 0.0))
-            total += new[2, 0, 0]
-        return total
-
-    @numba.njit(error_model="numpy")
-    def tracker_only(soa, shock_day, high, quiet, tolerance):
-        tally = np.zeros((_TALLIES, LANES))
-        for block in range(soa.shape[0]):
-            x = soa[block]
-            for c in range(LANES):
-                i = block * LANES + c
-                accumulate_couple(tally, c, 300, 90, 276, shock_day[i], high[i], quiet[i], tolerance[i], x, c)
-        return tally[0, 0]
-
-    @numba.njit(error_model="numpy")
-    def aggregates_only(soa, hist, sums, together):
-        groups = np.zeros(LANES, dtype=np.int64)
-        values = np.empty((len(SERIES_VARIABLES), 2, LANES))
-        bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.int64)
-        for block in range(soa.shape[0]):
-            aggregate_block(hist, sums, groups, 0, LANES, soa[block], together, values, bins)
-
-    hist = np.zeros((1, 2, len(SERIES_VARIABLES), 100), dtype=np.int32)
-    sums = np.zeros((1, 2, len(SERIES_VARIABLES)))
-    together = np.ones(LANES, dtype=np.bool_)
-    shock_day = np.full(n, 100, dtype=np.int64)
-    high, quiet, tolerance = (np.full(n, pop.classification[k]) for k in ("high_intensity", "quiet_intensity",
-                                                                         "settle_tolerance"))
-    parts = {
-        "random normals (6 per couple)": lambda: normals_only(pop.keys),
-        "equations (two partner_day calls)": lambda: equations_only(soa, parameters, normals),
-        "outcome tracker": lambda: tracker_only(soa, shock_day, high, quiet, tolerance),
-        "per-day aggregates": lambda: aggregates_only(soa, hist, sums, together),
-    }
-    out = {}
-    for name, call in parts.items():
-        call()
-        best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
-            call()
-            best = min(best, time.perf_counter() - started)
-        out[name] = round(best / (2 * n) * 1e9, 1)
-    return {"nanoseconds per agent-step (best of 5)": out}
-
-
-def _state_fields() -> tuple[str, ...]:
-    from sim.dynamics import STATE_FIELDS
-    return STATE_FIELDS
+    pop = make_population("anxious-avoidant", couples, 1, overrides=["shock_day=100"])
+    source = Path(kernel.__file__).read_text()
+    whole = "whole day (the kernel as it is)"
+    with tempfile.TemporaryDirectory() as folder:
+        engines = {whole: kernel}
+        for k, (stage, (present, absent)) in enumerate(_STAGES.items()):
+            assert present in source, f"sim/kernel.py no longer has the stage {stage!r} as benchmarks expect"
+            path = Path(folder) / f"kernel_without_{k}.py"
+            path.write_text(source.replace(present, absent))
+            spec = importlib.util.spec_from_file_location(f"sim.kernel_without_{k}", path)
+            variant = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = variant         # numba's cache finds a function's module by name
+            spec.loader.exec_module(variant)
+            engines[stage] = variant
+        best = dict.fromkeys(engines, float("inf"))
+        try:
+            for engine in engines.values():
+                sim.engine.kernel = engine
+                sim.engine.simulate(make_population("anxious-avoidant", 2, 1), 3)      # compiles or loads
+            for _ in range(rounds):
+                for name, engine in engines.items():
+                    sim.engine.kernel = engine
+                    started = time.perf_counter()
+                    sim.engine.simulate(pop, days)
+                    best[name] = min(best[name], time.perf_counter() - started)
+        finally:
+            sim.engine.kernel = kernel
+    ns = {name: seconds / (2 * couples * days) * 1e9 for name, seconds in best.items()}
+    out = {whole: round(ns[whole], 1), **{stage: round(ns[whole] - ns[stage], 1) for stage in _STAGES}}
+    out["the rest (shocks, recording, loop and block set-up)"] = round(
+        ns[whole] - sum(ns[whole] - ns[stage] for stage in _STAGES), 1)
+    return {"nanoseconds per agent-step": out, "couples": couples, "days": days, "rounds": rounds}
 
 
 def _mesa() -> dict:
