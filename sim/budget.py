@@ -38,7 +38,7 @@ from sim.schema import HISTOGRAM_BINS, SERIES_VARIABLES, STATISTICS
 
 BASE_PROCESS_BYTES = 300e6
 BATCH_COUPLE_DAYS_PER_SECOND = 7.5e6         # per core (15 M agent-steps/s, docs/performance.md)
-SWEEP_COUPLE_DAYS_PER_SECOND = 2.1e6         # per worker, tables included
+SWEEP_COUPLE_DAYS_PER_SECOND = 3.5e6         # per worker, tables included (main job: 4.2e6, 2026-12-01)
 MESA_COUPLE_DAYS_PER_SECOND = 13e3
 DAILY_ROW_BYTES_MEMORY = 350.0
 DAILY_ROW_BYTES_DISK = 95.0
