@@ -88,7 +88,7 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
         raise ValueError(f"snapshot days must lie in 0..{days}")
     day_slot = np.full(days + 1, -1, dtype=np.int64)
     day_slot[recorded] = np.arange(len(recorded))
-    snapshots = np.zeros((len(recorded), n, 2, len(STATE_FIELDS)))
+    snapshots = np.zeros((n, len(recorded), 2, len(STATE_FIELDS)))
     keys = np.ascontiguousarray(pop.keys)
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
@@ -97,7 +97,8 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
         if progress is not None:
             progress(block.stop)
     table = _daily_table(pop, keep, series, series_together) if series_couples is not None else None
-    taken = {int(d): state_view(snapshots[i]) for i, d in enumerate(recorded)} if snapshot_days is not None else None
+    taken = ({int(d): state_view(snapshots[:, i]) for i, d in enumerate(recorded)} if snapshot_days is not None
+             else None)
     return BatchResult(tracker.summary(state_view(state)), table, aggregates, taken)
 
 

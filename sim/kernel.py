@@ -109,7 +109,7 @@ class Recording(NamedTuple):
     series: np.ndarray             # (days + 1, kept, 2, len(STATE_FIELDS))
     series_together: np.ndarray    # (days + 1, kept) bool
     day_slot: np.ndarray           # (days + 1,) slot in snapshots, -1 if not recorded
-    snapshots: np.ndarray          # (recorded days, couples, 2, len(STATE_FIELDS))
+    snapshots: np.ndarray          # (couples, recorded days, 2, len(STATE_FIELDS))
 
 
 def _first_rows(index: np.ndarray) -> np.ndarray:
@@ -276,7 +276,7 @@ def _record(day, first, width, x, kept, keep_slot, series, series_together, toge
         for c in range(width):
             for r in range(2):
                 for f in range(_FIELDS):
-                    snapshots[taken, first + c, r, f] = x[f, r, c]
+                    snapshots[first + c, taken, r, f] = x[f, r, c]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -426,28 +426,31 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
         series_together: (days + 1, kept) bool, whether each kept couple was together.
         day_slot: (days + 1,) slot in ``snapshots`` of each day whose state is recorded for every
             couple (the waves of a virtual study), -1 for the other days.
-        snapshots: (recorded days, couples, 2, len(STATE_FIELDS)) receives those states.
+        snapshots: (couples, recorded days, 2, len(STATE_FIELDS)) receives those states (couples first, so
+            that a block of couples is one contiguous slice, and the compiled loop one type).
         schedule: (couples, changes, sim.interventions.RULE_COLUMNS) each couple's
             interventions; couples with none that apply keep their parameters all run.
         block: the couples to run (a slice with step 1), so callers can report progress.
     """
     b = slice(*block.indices(state.shape[0]))
+    # Fresh, writable, contiguous copies of the block's inputs (np.array copies), so the compiled loop always
+    # sees one type: a read-only or strided input would compile a second one (45 s).
     scope = CoupleScope(
-        *(np.ascontiguousarray(couple[name][b], dtype=kind) for name, kind in (
+        *(np.array(couple[name][b], dtype=kind) for name, kind in (
             ("shock_day", np.int64), ("shock_size", float), ("conflict_rate", float),
             ("conflict_severity", float), ("shared_stress", float), ("dissolution", np.bool_),
             ("dissolution_distress", float), ("dissolution_days", np.int64))))
     tracking = Tracking(tracker.acc, b.start, tracker.window, tracker.late_start,
-                        np.ascontiguousarray(tracker.levels[b, 0]), np.ascontiguousarray(tracker.levels[b, 1]),
-                        np.ascontiguousarray(tracker.settle_tolerance[b]), aggregates.hist, aggregates.sums,
-                        np.ascontiguousarray(aggregates.groups[b]))
-    block_together = np.ascontiguousarray(together[b])
-    recording = Recording(block_together, np.ascontiguousarray(keep_slot[b]), series, series_together, day_slot,
-                          snapshots[:, b])
-    block_state = np.ascontiguousarray(state[b])
+                        np.array(tracker.levels[b, 0]), np.array(tracker.levels[b, 1]),
+                        np.array(tracker.settle_tolerance[b], dtype=float), aggregates.hist, aggregates.sums,
+                        np.array(aggregates.groups[b]))
+    block_together = np.array(together[b])
+    recording = Recording(block_together, np.array(keep_slot[b]), series, series_together, day_slot,
+                          snapshots[b])
+    block_state = np.array(state[b])
     low, high = interventions.declared_bounds()
-    rules = np.ascontiguousarray(schedule[b])
-    run_couples(block_state, params.profiles, np.ascontiguousarray(params.index[b]), np.ascontiguousarray(keys[b]),
+    rules = np.array(schedule[b])
+    run_couples(block_state, np.array(params.profiles), np.array(params.index[b]), np.array(keys[b]),
                 days, scope, tracking, recording, rules, interventions.planned_couples(rules), low, high)
     state[b] = block_state
     together[b] = block_together
