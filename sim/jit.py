@@ -57,8 +57,8 @@ _PACKAGE = Path(__file__).resolve().parent
 
 
 def fingerprint() -> str:
-    """Hash of the numba version, the CPU numba compiles for, and every source file of the package."""
-    digest = hashlib.sha256(f"{numba.__version__} {numba.config.CPU_NAME} {numba.config.CPU_FEATURES}".encode())
+    """Hash of the numba version and every source file of the package (numba's index keys entries by CPU)."""
+    digest = hashlib.sha256(numba.__version__.encode())
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())

@@ -215,15 +215,13 @@ def _draw_normals(keys, first, width, day, z, uniform, found):
             uniform[1, k, c] = u_b
             z[0, k, c] = central_normal(u_a)
             z[1, k, c] = central_normal(u_b)
-    count = 0
     for r in range(2):
         for k in range(NORMALS_PER_DAY):
+            count = 0
             for c in range(width):
-                count = _rare(in_normal_tails(uniform[r, k, c]), found, count, (r * NORMALS_PER_DAY + k) * LANES + c)
-    for n in range(count):
-        place = found[n]
-        r, k, c = place // (NORMALS_PER_DAY * LANES), (place // LANES) % NORMALS_PER_DAY, place % LANES
-        z[r, k, c] = tail_normal(uniform[r, k, c])
+                count = _rare(in_normal_tails(uniform[r, k, c]), found, count, c)
+            for n in range(count):
+                z[r, k, found[n]] = tail_normal(uniform[r, k, found[n]])
 
 
 @numba.njit(cache=True, inline="always")
@@ -285,7 +283,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     """Run couples ``first .. first + width - 1`` (at most LANES) through all days, side by side."""
     # Arrays taken out of the tuples once: an array read from a tuple inside a loop costs a reference count.
     shock_day, shock_size = scope.shock_day, scope.shock_size
-    conflict_rate, conflict_severity = scope.conflict_rate, scope.conflict_severity
+    conflict_rate, conflict_severity, shared_stress = scope.conflict_rate, scope.conflict_severity, scope.shared_stress
     can_dissolve, dissolution_distress, dissolution_days = (scope.can_dissolve, scope.dissolution_distress,
                                                             scope.dissolution_days)
     acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups
@@ -294,8 +292,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     together, keep_slot, series, series_together = (recording.together, recording.keep_slot, recording.series,
                                                     recording.series_together)
     day_slot, snapshots = recording.day_slot, recording.snapshots
-    # Block arrays have shapes fixed at compile time (LANES columns whatever the width), so the compiler
-    # knows every distance between their rows and can prove the vectorised loops free of overlaps.
+    # The block's arrays, LANES columns whatever the width, allocated once for all its days.
     old = np.empty((_FIELDS, 2, LANES))
     new = np.empty((_FIELDS, 2, LANES))
     parameters = np.empty((_PARAMETERS, 2, LANES))
@@ -311,7 +308,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     shared_weight = np.empty(LANES)
     streak = np.zeros(LANES)
     today = np.empty(_PARAMETERS)
-    found = np.empty(2 * NORMALS_PER_DAY * LANES, dtype=np.int64)   # places of the day's rare cases
+    found = np.empty(LANES, dtype=np.int64)          # the couples of a rare case (_rare)
     values = np.empty((len(SERIES_VARIABLES), 2, LANES))             # the aggregated variables and their bins
     bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.int64)
     sharing = conflicts = intervening = dissolving = False
@@ -322,11 +319,11 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                 old[f, r, c] = state[i, r, f]
             for k in range(_PARAMETERS):
                 parameters[k, r, c] = profiles[index[i], r, k]
-        own_weight[c], shared_weight[c] = shared_strain_weights(scope.shared_stress[i])
-        sharing |= scope.shared_stress[i] > 0.0
-        conflicts |= scope.conflict_rate[i] > 0.0
+        own_weight[c], shared_weight[c] = shared_strain_weights(shared_stress[i])
+        sharing |= shared_stress[i] > 0.0
+        conflicts |= conflict_rate[i] > 0.0
         intervening |= planned[i]
-        dissolving |= scope.can_dissolve[i]
+        dissolving |= can_dissolve[i]
     column = tracking.first + first
     for k in range(_TALLIES):
         for c in range(width):
@@ -450,7 +447,8 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     block_state = np.array(state[b])
     low, high = interventions.declared_bounds()
     rules = np.array(schedule[b])
-    run_couples(block_state, np.array(params.profiles), np.array(params.index[b]), np.array(keys[b]),
+    # params.profiles is pack's own contiguous array (as long as the population when every couple differs).
+    run_couples(block_state, params.profiles, np.array(params.index[b]), np.array(keys[b]),
                 days, scope, tracking, recording, rules, interventions.planned_couples(rules), low, high)
     state[b] = block_state
     together[b] = block_together

@@ -25,6 +25,7 @@ MAIN_FORMULA = "anxiety_t2 ~ anxiety_t1_c + perceived_goal_support_t1_c * percei
 GOAL = "perceived_goal_support_t1_c"
 RESPONSIVENESS = "perceived_responsiveness_t1_c"
 INTERACTION = f"{GOAL}:{RESPONSIVENESS}"
+_Z95 = float(stats.norm.ppf(0.975))
 
 
 def with_centred(data: pd.DataFrame) -> pd.DataFrame:
@@ -102,9 +103,6 @@ def fit_cluster_robust(formula: str, data: pd.DataFrame) -> dict[str, Any]:
                     "p": float(2 * stats.norm.sf(abs(z[i])))} for i, name in enumerate(names)}
     return {"formula": formula, "method": "cluster (vectorised)", "n_persons": int(n), "n_couples": int(g),
             "terms": terms, "_cov": pd.DataFrame(covariance, index=names, columns=names)}
-
-
-_Z95 = float(stats.norm.ppf(0.975))
 
 
 def simple_slopes(fitted: dict[str, Any], data: pd.DataFrame, focal: str = GOAL,
