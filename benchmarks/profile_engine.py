@@ -48,12 +48,12 @@ _STAGES = {
                                       "        z[:] = 0.0\n"),
     "equations (two partner_day calls)": ("        for c in range(width):\n            a = read_state(old, 0, c)",
                                           "        for c in range(0):\n            a = read_state(old, 0, c)"),
-    "outcome tracker": ("        for c in range(width):\n            if together[first + c]:\n"
-                        "                accumulate_couple(",
-                        "        for c in range(0):\n            if together[first + c]:\n"
-                        "                accumulate_couple("),
-    "per-day aggregates": ("        aggregate_block(hist[day], sums[day], groups, first, width, new, together, "
-                           "values, bins)\n", ""),
+    "outcome tracker": ("            for c in range(width):\n                if together[first + c]:\n"
+                        "                    accumulate_couple(",
+                        "            for c in range(0):\n                if together[first + c]:\n"
+                        "                    accumulate_couple("),
+    "per-day aggregates": ("            aggregate_block(hist[day], sums[day], groups, first, width, new, together, "
+                           "values, bins)\n", "            pass\n"),
 }
 
 

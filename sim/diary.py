@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 import pandas as pd
 
+from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
+from sim.dynamics import STATE_FIELDS
 from sim.engine import simulate
 from sim.experiment.populations import cohort_population
 from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
@@ -110,27 +113,61 @@ def measure(snapshots: dict[int, dict[str, np.ndarray]], diary: DiarySpec, keys:
         missing_rate: chance of a missed entry, one number or one per couple
             (default the design's).
     """
+    days = diary_model_days(diary)
+    recorded = np.stack([np.stack([snapshots[d][f] for f in STATE_FIELDS], axis=-1) for d in days], axis=1)
+    return measure_recorded(recorded, np.asarray(days), diary, keys, lengths, missing_rate)
+
+
+def measure_recorded(recorded: np.ndarray, recorded_days: np.ndarray, diary: DiarySpec, keys: np.ndarray,
+                     lengths: np.ndarray | None = None, missing_rate: np.ndarray | float | None = None) -> Diaries:
+    """:func:`measure` from the engine's snapshot array (couples, recorded days, 2, STATE_FIELDS) and its days."""
     daily_items, intake_items = diary.daily_items(), diary.intake_items()
     days, n = diary.days, len(keys)
-    first = diary.acclimation_days + 1
+    slot = {int(d): i for i, d in enumerate(recorded_days)}
+    first = slot[diary.acclimation_days + 1]
+    if [slot.get(d) for d in diary_model_days(diary)[1:]] != list(range(first, first + days)):
+        raise ValueError("the snapshots must hold every diary day, in order")
     lengths = np.full(n, days) if lengths is None else np.asarray(lengths)
     rate = diary.missing_rate if missing_rate is None else missing_rate
     rate = np.broadcast_to(np.asarray(rate, dtype=float), (n,))
     errors = measurement_draws(keys, days * len(daily_items) + len(intake_items))
-    daily = np.empty((n, 2, days, len(daily_items)))
-    for k, name in enumerate(daily_items):
-        field = diary.items[name].measures
-        true = np.stack([snapshots[first + t][field] for t in range(days)], axis=-1)       # (n, 2, days)
-        daily[..., k] = item_value(diary, name, true, errors[..., k * days:(k + 1) * days])
     missed = missing_draws(keys, days) < rate[:, None, None]
-    beyond = np.arange(days)[None, :] >= lengths[:, None]
-    daily[missed | beyond[:, None, :]] = np.nan
+    items = [diary.items[name] for name in daily_items]
+    scales = np.array([[*VARIABLE_RANGES[item.measures], *item.scale, item.error_sd] for item in items]).reshape(-1, 5)
+    daily = np.empty((n, 2, days, len(daily_items)))
+    _read_daily_items(np.ascontiguousarray(recorded), first, np.array([STATE_FIELDS.index(i.measures) for i in items],
+                                                                        dtype=np.int64),
+                      scales, np.array([i.whole_points for i in items], dtype=np.bool_), errors, missed,
+                      lengths.astype(np.int64), daily)
     intake = np.empty((n, 2, len(intake_items)))
     offset = days * len(daily_items)
     for j, name in enumerate(intake_items):
-        true = snapshots[diary.acclimation_days][diary.items[name].measures]
+        true = recorded[:, slot[diary.acclimation_days], :, STATE_FIELDS.index(diary.items[name].measures)]
         intake[..., j] = item_value(diary, name, true, errors[..., offset + j])
     return Diaries(daily, intake, lengths.astype(np.int64), daily_items, intake_items)
+
+
+@numba.njit(cache=True)
+def _read_daily_items(recorded, first, fields, scales, whole, errors, missed, lengths, out):
+    """The daily items of every couple, as :func:`item_value` reads them, NaN where missed or beyond the diary.
+
+    ``scales`` holds per item the variable's range, the item's scale and its
+    error SD; item k's error on day t is ``errors[c, r, k * days + t]``.
+    """
+    n, _, days, items = out.shape
+    for c in range(n):
+        for r in range(2):
+            for t in range(days):
+                gone = missed[c, r, t] or t >= lengths[c]
+                for k in range(items):
+                    if gone:
+                        out[c, r, t, k] = np.nan
+                        continue
+                    low, high, lo, hi, error_sd = scales[k, 0], scales[k, 1], scales[k, 2], scales[k, 3], scales[k, 4]
+                    true = recorded[c, first + t, r, fields[k]]
+                    value = lo + (hi - lo) * (true - low) / (high - low) + error_sd * errors[c, r, k * days + t]
+                    value = min(max(value, lo), hi)
+                    out[c, r, t, k] = np.rint(value) if whole[k] else value
 
 
 def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
@@ -148,8 +185,9 @@ def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | No
     for start in range(0, n, SIMULATION_BLOCK):
         block = slice(start, min(start + SIMULATION_BLOCK, n))
         part = pop.subset(block)
-        result = simulate(part, days[-1], snapshot_days=days)
-        parts.append(measure(result.snapshots, diary, part.keys, length[block], rate[block]))
+        result = simulate(part, days[-1], snapshot_days=days, summarise=False)
+        parts.append(measure_recorded(result.recorded, result.recorded_days, diary, part.keys, length[block],
+                                      rate[block]))
         if progress is not None:
             progress(block.stop)
     first = parts[0]

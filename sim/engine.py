@@ -32,10 +32,16 @@ BLOCK = 4096   # couples per compiled call: progress is reported between blocks
 class BatchResult:
     """What a batch run returns."""
 
-    outcomes: pd.DataFrame          # one row per couple
+    outcomes: pd.DataFrame | None   # one row per couple (None when run with summarise=False)
     series: pd.DataFrame | None     # daily table of the couples asked for (or None)
     aggregator: DailyAggregates     # per day, group and role: mean and quartiles (see .table(), .statistics())
     snapshots: dict[int, dict[str, np.ndarray]] | None = None   # day -> field -> (couples, 2), if asked
+    # The same snapshots as one array (couples, recorded days, 2, STATE_FIELDS) and its days, for readers of many days.
+    recorded: np.ndarray | None = None
+    recorded_days: np.ndarray | None = None
+    # The kept couples' daily states as one array (days + 1, kept, 2, STATE_FIELDS), kept couples in index order.
+    kept_series: np.ndarray | None = None
+    kept_couples: np.ndarray | None = None
 
     @property
     def aggregates(self) -> pd.DataFrame:
@@ -58,7 +64,8 @@ def state_view(state: np.ndarray) -> dict[str, np.ndarray]:
 
 def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = None,
              groups: np.ndarray | None = None, progress: Callable[[int], None] | None = None,
-             snapshot_days: Sequence[int] | None = None) -> BatchResult:
+             snapshot_days: Sequence[int] | None = None, summarise: bool = True,
+             series_table: bool = True) -> BatchResult:
     """Run every couple of ``pop`` for ``days`` days.
 
     Args:
@@ -71,6 +78,11 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
         progress: called with the number of couples finished, after each block.
         snapshot_days: days on which to record the state of every couple (e.g. a
             study's waves and the diary days before them).
+        summarise: compute each couple's outcomes and the per-day aggregates. False
+            skips both (``outcomes`` is None and the aggregates are empty): a diary's
+            simulation reads only the snapshots.
+        series_table: build ``series``, the kept couples' tidy daily table; False leaves it None
+            for callers that read the array ``kept_series`` (a sweep's chunk).
     """
     n = pop.n
     state = initial_array(pop)
@@ -93,13 +105,18 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
         kernel.run(state, params, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
-                   series_together, day_slot, snapshots, pop.schedule, block)
+                   series_together, day_slot, snapshots, pop.schedule, block, summarise)
         if progress is not None:
             progress(block.stop)
-    table = _daily_table(pop, keep, series, series_together) if series_couples is not None else None
+    table = (_daily_table(pop, keep, series, series_together) if series_couples is not None and series_table
+             else None)
     taken = ({int(d): state_view(snapshots[:, i]) for i, d in enumerate(recorded)} if snapshot_days is not None
              else None)
-    return BatchResult(tracker.summary(state_view(state)), table, aggregates, taken)
+    recording = snapshot_days is not None
+    keeping = series_couples is not None
+    return BatchResult(tracker.summary(state_view(state)) if summarise else None, table, aggregates, taken,
+                       snapshots if recording else None, recorded if recording else None,
+                       series if keeping else None, keep if keeping else None)
 
 
 def _daily_table(pop: Population, keep: np.ndarray, series: np.ndarray, together: np.ndarray) -> pd.DataFrame:

@@ -99,6 +99,8 @@ class Tracking(NamedTuple):
     hist: np.ndarray               # sim.outcomes.DailyAggregates.hist
     sums: np.ndarray               # sim.outcomes.DailyAggregates.sums
     groups: np.ndarray             # (couples,) aggregate group of each couple
+    accumulating: bool             # feed the outcome tracker (False: only the state and recordings are wanted)
+    aggregating: bool              # feed the per-day aggregates
 
 
 class Recording(NamedTuple):
@@ -288,6 +290,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                                                             scope.dissolution_days)
     acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups
     window, late_start = tracking.window, tracking.late_start
+    accumulating, aggregating = tracking.accumulating, tracking.aggregating
     flare_high, flare_quiet, settle_tolerance = tracking.high, tracking.quiet, tracking.settle_tolerance
     together, keep_slot, series, series_together = (recording.together, recording.keep_slot, recording.series,
                                                     recording.series_together)
@@ -328,7 +331,8 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     for k in range(_TALLIES):
         for c in range(width):
             tally[k, c] = acc[k, column + c]
-    aggregate_block(hist[0], sums[0], groups, first, width, old, together, values, bins)
+    if aggregating:
+        aggregate_block(hist[0], sums[0], groups, first, width, old, together, values, bins)
     kept = False
     for c in range(width):
         kept |= keep_slot[first + c] >= 0
@@ -366,12 +370,14 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                     for r in range(2):
                         for f in range(_FIELDS):
                             new[f, r, c] = old[f, r, c]
-        for c in range(width):
-            if together[first + c]:
-                accumulate_couple(tally, c, day, window, late_start,
-                                  shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
-                                  settle_tolerance[first + c], new, c)
-        aggregate_block(hist[day], sums[day], groups, first, width, new, together, values, bins)
+        if accumulating:
+            for c in range(width):
+                if together[first + c]:
+                    accumulate_couple(tally, c, day, window, late_start,
+                                      shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
+                                      settle_tolerance[first + c], new, c)
+        if aggregating:
+            aggregate_block(hist[day], sums[day], groups, first, width, new, together, values, bins)
         if dissolving:
             for c in range(width):
                 if can_dissolve[first + c] and together[first + c]:
@@ -403,7 +409,7 @@ def run_couples(state, profiles, index, keys, days, scope, tracking, recording, 
 def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int, couple: dict,
         tracker, aggregates, together: np.ndarray, keep_slot: np.ndarray, series: np.ndarray,
         series_together: np.ndarray, day_slot: np.ndarray, snapshots: np.ndarray, schedule: np.ndarray,
-        block: slice = slice(None)) -> None:
+        block: slice = slice(None), summarise: bool = True) -> None:
     """Run the couples in ``block`` through all ``days`` days, compiled, LANES couples side by side.
 
     Args:
@@ -428,6 +434,8 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
         schedule: (couples, changes, sim.interventions.RULE_COLUMNS) each couple's
             interventions; couples with none that apply keep their parameters all run.
         block: the couples to run (a slice with step 1), so callers can report progress.
+        summarise: feed ``tracker`` and ``aggregates``; False leaves them untouched (a caller that reads only
+            the state, series and snapshots, such as a diary's simulation, does not pay for them).
     """
     b = slice(*block.indices(state.shape[0]))
     # Fresh, writable, contiguous copies of the block's inputs (np.array copies), so the compiled loop always
@@ -440,7 +448,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     tracking = Tracking(tracker.acc, b.start, tracker.window, tracker.late_start,
                         np.array(tracker.levels[b, 0]), np.array(tracker.levels[b, 1]),
                         np.array(tracker.settle_tolerance[b], dtype=float), aggregates.hist, aggregates.sums,
-                        np.array(aggregates.groups[b]))
+                        np.array(aggregates.groups[b]), summarise, summarise)
     block_together = np.array(together[b])
     recording = Recording(block_together, np.array(keep_slot[b]), series, series_together, day_slot,
                           snapshots[b])

@@ -177,6 +177,24 @@ def test_the_stored_bits_are_splitmix64_and_the_uniforms_and_normals_follow_the_
                              for k in e["spawn_keys"]]
 
 
+
+def test_compiled_couple_keys_are_numpys_seed_sequence_bit_for_bit():
+    """The compiled SeedSequence hash gives numpy's keys for roots of any size and spawn keys of any length."""
+    rng = np.random.default_rng(11)
+    roots = [0, 1, 2**32 - 1, 2**32, 2**64 + 5, 2**127 + 3, int(rng.integers(0, 2**62))]
+    for root in roots:
+        for parts in (1, 2, 3, 5):
+            spawn = [tuple(int(x) for x in rng.integers(0, 2**32, parts)) for _ in range(40)]
+            spawn += [(0,) * parts, (2**32 - 1,) * parts]
+            expected = [np.random.SeedSequence(root, spawn_key=k).generate_state(1, np.uint64)[0] for k in spawn]
+            assert R.couple_keys(root, spawn).tolist() == expected
+            assert R.couple_keys(root, np.array(spawn, dtype=np.int64)).tolist() == expected
+    # Parts beyond 32 bits, and keys of different lengths, take numpy's own path, with the same result.
+    for spawn in ([(3, 2**33)], [(1,), (2, 3)]):
+        expected = [np.random.SeedSequence(5, spawn_key=k).generate_state(1, np.uint64)[0] for k in spawn]
+        assert R.couple_keys(5, spawn).tolist() == expected
+
+
 # ---------------------------------------------------------------- (b) tails and distribution of the normals
 
 SAMPLE_COUPLES, SAMPLE_DAYS = 1000, 700  # 1000 x 700 days x 2 partners x 3 = 4.2 million normals and uniforms

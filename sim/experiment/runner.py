@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.dynamics import STATE_FIELDS, cycle_intensity
 from sim.engine import simulate
 from sim.experiment.execution import Execution
 from sim.experiment.populations import cells_population
@@ -63,52 +64,68 @@ def run_chunk(design: Design, index: int) -> dict[str, pd.DataFrame]:
     replicate = np.tile(np.arange(reps), len(cells))
     sampled = np.flatnonzero(replicate < spec.record.sampled_couples)
     result = simulate(pop, spec.days, series_couples=sampled if len(sampled) else None,
-                      groups=couple_cell - cells.start)
+                      groups=couple_cell - cells.start, series_table=False)
+    per_cell = np.repeat(np.arange(len(cells)), reps)
     describe = pd.DataFrame({"cell": couple_cell, "replicate": replicate, "pairing": pop.pairing,
-                             **{name: [design.cells[c][name] for c in couple_cell]
+                             **{name: np.array([design.cells[c][name] for c in cells])[per_cell]
                                 for name in design.factor_names if name != "pairing"},
-                             "seed_cell": [design.seed_cell(c) for c in couple_cell],
+                             "seed_cell": np.array([design.seed_cell(c) for c in cells])[per_cell],
                              "seed_key": pop.keys.astype(np.uint64)})
     runs = pd.concat([describe, result.outcomes], axis=1)
     return {"runs": runs, "series": _series_table(design, cells, result, couple_cell, replicate)}
 
 
 def _series_table(design: Design, cells: range, result, couple_cell, replicate) -> pd.DataFrame:
-    """Per cell, day and role: statistics over the cell's couples, and the sampled couples' own series."""
+    """Per cell, day and role: statistics over the cell's couples, and the sampled couples' own series.
+
+    Rows are ordered cell, statistic, replicate, role, day, so that each series (cell, statistic, replicate,
+    role) runs over consecutive days and its values, smooth from day to day, sit together where the Parquet
+    encodings find their repeats. The cell statistics come first in a cell (replicate -1), then its sampled
+    couples (statistic "couple").
+    """
     spec = design.spec
     days = np.unique(np.r_[np.arange(0, spec.days + 1, spec.record.series_every), spec.days])
     count, values = result.aggregator.statistics(days)              # (D, G, 2), (D, G, 2, V, S)
     n_days, n_groups = count.shape[:2]
-    # Rows ordered cell, statistic, day, role.
-    by_row = values.transpose(1, 4, 0, 2, 3).reshape(-1, len(SERIES_VARIABLES))
-    shape = (n_groups, len(STATISTICS), n_days, 2)
-    table = pd.DataFrame({
-        "cell": np.broadcast_to((np.arange(n_groups) + cells.start)[:, None, None, None], shape).ravel(),
-        "day": np.broadcast_to(days[None, None, :, None], shape).ravel(),
-        "role": np.broadcast_to(np.array(["a", "b"])[None, None, None, :], shape).ravel(),
-        "statistic": np.broadcast_to(np.array(STATISTICS)[None, :, None, None], shape).ravel(),
-        "replicate": -1,
-        "couples": np.broadcast_to(count.transpose(1, 0, 2)[:, None, :, :], shape).ravel(),
-        **{v: by_row[:, i] for i, v in enumerate(SERIES_VARIABLES)},
-    })
-    parts = [table]
-    if result.series is not None:
-        s = result.series
-        s = s[s["day"].isin(days)]
-        parts.append(pd.DataFrame({
-            "cell": couple_cell[s["couple_id"].to_numpy()], "day": s["day"].to_numpy(), "role": s["role"].to_numpy(),
-            "statistic": "couple", "replicate": replicate[s["couple_id"].to_numpy()], "couples": 1,
-            **{v: s[v].to_numpy() for v in SERIES_VARIABLES}}))
-    table = pd.concat(parts, ignore_index=True)
-    table[list(SERIES_VARIABLES)] = table[list(SERIES_VARIABLES)].round(SERIES_DECIMALS)
-    table = table.astype({"cell": np.int32, "day": np.int32, "replicate": np.int32, "couples": np.int32,
-                          **{v: np.float32 for v in SERIES_VARIABLES}})
-    table["statistic"] = pd.Categorical(table["statistic"], categories=[*STATISTICS, "couple"])
-    table["role"] = pd.Categorical(table["role"], categories=["a", "b"])
-    # Each series (cell, statistic, replicate, role) runs over consecutive days, so its values, smooth from day
-    # to day, sit together where the encodings find their repeats.
-    return table.sort_values(["cell", "statistic", "replicate", "role", "day"], kind="stable") \
-        .reset_index(drop=True)
+    shape = (n_groups, len(STATISTICS), 2, n_days)
+    columns = {
+        "cell": [np.broadcast_to((np.arange(n_groups) + cells.start)[:, None, None, None], shape).ravel()],
+        "statistic": [np.broadcast_to(np.arange(len(STATISTICS))[None, :, None, None], shape).ravel()],
+        "replicate": [np.full(int(np.prod(shape)), -1)],
+        "role": [np.broadcast_to(np.arange(2)[None, None, :, None], shape).ravel()],
+        "day": [np.broadcast_to(days[None, None, None, :], shape).ravel()],
+        "couples": [np.broadcast_to(count.transpose(1, 2, 0)[:, None], shape).ravel()],
+    }
+    by_row = values.transpose(1, 4, 2, 0, 3).reshape(-1, len(SERIES_VARIABLES))
+    for i, v in enumerate(SERIES_VARIABLES):
+        columns[v] = [by_row[:, i]]
+    if result.kept_series is not None:
+        kept = result.kept_couples
+        series = result.kept_series[days].transpose(1, 2, 0, 3)            # (kept, 2, D, fields)
+        shape = series.shape[:3]
+        columns["cell"].append(np.broadcast_to(couple_cell[kept][:, None, None], shape).ravel())
+        columns["statistic"].append(np.full(int(np.prod(shape)), len(STATISTICS)))
+        columns["replicate"].append(np.broadcast_to(replicate[kept][:, None, None], shape).ravel())
+        columns["role"].append(np.broadcast_to(np.arange(2)[None, :, None], shape).ravel())
+        columns["day"].append(np.broadcast_to(days[None, None, :], shape).ravel())
+        columns["couples"].append(np.ones(int(np.prod(shape)), dtype=np.int64))
+        p, w = STATE_FIELDS.index("pursuit"), STATE_FIELDS.index("withdrawal")
+        intensity = cycle_intensity(series[:, 0, :, p], series[:, 0, :, w], series[:, 1, :, p], series[:, 1, :, w])
+        for v in SERIES_VARIABLES:
+            own = intensity[:, None, :] if v == "cycle_intensity" else series[..., STATE_FIELDS.index(v)]
+            columns[v].append(np.broadcast_to(own, shape).ravel())
+    joined = {name: np.concatenate(parts) for name, parts in columns.items()}
+    # Within each part rows are in order already, and a cell's statistics precede its couples: a stable sort
+    # by cell interleaves the two parts.
+    order = np.argsort(joined["cell"], kind="stable")
+    table = {"cell": joined["cell"][order].astype(np.int32), "day": joined["day"][order].astype(np.int32),
+             "role": pd.Categorical.from_codes(joined["role"][order], categories=["a", "b"]),
+             "statistic": pd.Categorical.from_codes(joined["statistic"][order], categories=[*STATISTICS, "couple"]),
+             "replicate": joined["replicate"][order].astype(np.int32),
+             "couples": joined["couples"][order].astype(np.int32)}
+    for v in SERIES_VARIABLES:
+        table[v] = joined[v][order].round(SERIES_DECIMALS).astype(np.float32)
+    return pd.DataFrame(table)
 
 
 # --- the sweep ------------------------------------------------------------------

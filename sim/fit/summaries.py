@@ -24,31 +24,144 @@ days) is 0, the value of "no association".
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim import params as P
 from sim.diary import Diaries, to_unit
 from sim.experiment.spec import DiarySpec
 from sim.selectors import ROLES
 
+# Below this sum of squares an item counts as constant: its correlations are "no association".
+CONSTANT_SUM_OF_SQUARES = 1e-12
 
-def _nanmean(x: np.ndarray, axis: int) -> np.ndarray:
-    count = np.isfinite(x).sum(axis=axis)
-    return np.where(count > 0, np.nansum(x, axis=axis) / np.maximum(count, 1), 0.0)
+
+# The statistics' sums may be added in any order (a difference of 1e-15), so the compiler can use SIMD;
+# entries not made are weight 0 and value 0 by then, so there is no NaN for "nnan" to mistake.
+SUMS_IN_ANY_ORDER = {"reassoc", "nsz", "contract", "nnan", "ninf"}
+
+
+@numba.njit(cache=True, fastmath=SUMS_IN_ANY_ORDER)
+def _weighted_pearson(x, wx, y, wy):
+    """Pearson correlation over positions where both weights are 1 (0 marks an entry not made); 0 if undefined."""
+    count = sx = sy = 0.0
+    for t in range(x.shape[0]):
+        both = wx[t] * wy[t]
+        count += both
+        sx += both * x[t]
+        sy += both * y[t]
+    if count < 3.0:
+        return 0.0
+    mx, my = sx / count, sy / count
+    sxy = sxx = syy = 0.0
+    for t in range(x.shape[0]):
+        both = wx[t] * wy[t]
+        dx, dy = (x[t] - mx) * both, (y[t] - my) * both
+        sxy += dx * dy
+        sxx += dx * dx
+        syy += dy * dy
+    if sxx <= CONSTANT_SUM_OF_SQUARES or syy <= CONSTANT_SUM_OF_SQUARES:
+        return 0.0
+    return sxy / np.sqrt(sxx * syy)
+
+
+@numba.njit(cache=True, fastmath=SUMS_IN_ANY_ORDER)
+def _weighted_mean_and_sd(x, w):
+    """Mean and (population) SD over the positions with weight 1; 0 and 0 when there are none."""
+    count = total = 0.0
+    for t in range(x.shape[0]):
+        count += w[t]
+        total += w[t] * x[t]
+    if count == 0.0:
+        return 0.0, 0.0
+    mean = total / count
+    squares = 0.0
+    for t in range(x.shape[0]):
+        squares += w[t] * (x[t] - mean) ** 2
+    return mean, np.sqrt(squares / count)
+
+
+@numba.njit(cache=True)
+def _entered(x):
+    """``x`` with entries not made set to 0, and the weights (1 entered, 0 not)."""
+    weight = np.isfinite(x).astype(np.float64)
+    return np.where(weight > 0.0, x, 0.0), weight
+
+
+@numba.njit(cache=True)
+def _pearson(x, y):
+    """Pearson correlation of two 1-d arrays over the positions both have; 0 where it is undefined."""
+    x0, wx = _entered(x)
+    y0, wy = _entered(y)
+    return _weighted_pearson(x0, wx, y0, wy)
+
+
+@numba.njit(cache=True)
+def _pearson_rows(x, y, out):
+    for i in range(x.shape[0]):
+        out[i] = _pearson(x[i], y[i])
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation along the last axis over positions where both are entered; 0 where undefined."""
-    both = np.isfinite(x) & np.isfinite(y)
-    count = both.sum(axis=-1)
-    x0, y0 = np.where(both, x, 0.0), np.where(both, y, 0.0)
-    mx = x0.sum(axis=-1) / np.maximum(count, 1)
-    my = y0.sum(axis=-1) / np.maximum(count, 1)
-    dx = np.where(both, x0 - mx[..., None], 0.0)
-    dy = np.where(both, y0 - my[..., None], 0.0)
-    sxy, sxx, syy = (dx * dy).sum(-1), (dx * dx).sum(-1), (dy * dy).sum(-1)
-    ok = (count >= 3) & (sxx > 1e-12) & (syy > 1e-12)
-    return np.where(ok, sxy / np.sqrt(np.where(ok, sxx * syy, 1.0)), 0.0)
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1])), np.ascontiguousarray(y.reshape(-1, y.shape[-1]))
+    out = np.empty(rows[0].shape[0])
+    _pearson_rows(*rows, out)
+    return out.reshape(x.shape[:-1])
+
+
+@numba.njit(cache=True)
+def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
+    """Every daily-item statistic of every couple, in :func:`summary_names`' order, into ``out``.
+
+    ``daily`` is (couples, 2, days, items) in the items' scales with NaN for
+    entries not made; ``scales`` (items, 2) holds each scale's ends, so the
+    statistics read every item on 0-1 as :func:`sim.diary.to_unit` does.
+    ``pursuit`` and ``withdrawal`` are the items measuring them (-1 if none).
+    Returns the number of columns written.
+    """
+    n, _, days, items = daily.shape
+    unit = np.empty((items, 2, days))      # one couple's items on 0-1, each partner's a contiguous run of days
+    weight = np.empty((items, 2, days))    # 1 where an entry was made, 0 where not
+    column = 0
+    for c in range(n):
+        for k in range(items):
+            for r in range(2):
+                for t in range(days):
+                    value = (daily[c, r, t, k] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
+                    entered = np.isfinite(value)
+                    unit[k, r, t] = value if entered else 0.0
+                    weight[k, r, t] = 1.0 if entered else 0.0
+        column = 0
+        for k in range(items):
+            a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
+            for x, w in ((a, wa), (b, wb)):
+                mean, sd = _weighted_mean_and_sd(x, w)
+                out[c, column] = mean
+                out[c, column + 1] = sd
+                out[c, column + 2] = _weighted_pearson(x[:-1], w[:-1], x[1:], w[1:])
+                column += 3
+            out[c, column] = _weighted_pearson(a, wa, b, wb)
+            out[c, column + 1] = _weighted_pearson(a[:-1], wa[:-1], b[1:], wb[1:])
+            out[c, column + 2] = _weighted_pearson(b[:-1], wb[:-1], a[1:], wa[1:])
+            column += 3
+        if pursuit >= 0 and withdrawal >= 0:
+            pa, pb, wpa, wpb = unit[pursuit, 0], unit[pursuit, 1], weight[pursuit, 0], weight[pursuit, 1]
+            wa, wb, wwa, wwb = unit[withdrawal, 0], unit[withdrawal, 1], weight[withdrawal, 0], weight[withdrawal, 1]
+            out[c, column] = _weighted_pearson(pa[:-1], wpa[:-1], wb[1:], wwb[1:])
+            out[c, column + 1] = _weighted_pearson(pb[:-1], wpb[:-1], wa[1:], wwa[1:])
+            out[c, column + 2] = _weighted_pearson(wa[:-1], wwa[:-1], pb[1:], wpb[1:])
+            out[c, column + 3] = _weighted_pearson(wb[:-1], wwb[:-1], pa[1:], wpa[1:])
+            entered = flaring = 0.0
+            for t in range(days):
+                both = wpa[t] * wwb[t] * wpb[t] * wwa[t]
+                entered += both
+                flaring += both * (max(pa[t] * wb[t], pb[t] * wa[t]) >= high)
+            out[c, column + 4] = flaring / entered if entered > 0.0 else 0.0
+            column += 5
+    return column
 
 
 def _measures(diary: DiarySpec, variable: str) -> int | None:
@@ -77,30 +190,18 @@ def summary_names(diary: DiarySpec) -> list[str]:
 
 def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
     """The statistics of :func:`summary_names` for every couple: ``(couples, statistics)``."""
-    columns = []
-    unit = np.stack([to_unit(diary, name, diaries.daily[..., k]) for k, name in enumerate(diaries.daily_items)],
-                    axis=-1) if diaries.daily_items else diaries.daily      # (n, 2, days, items)
-    for k in range(unit.shape[-1]):
-        x = unit[..., k]                                           # (n, 2, days)
-        mean = _nanmean(x, axis=-1)
-        sd = np.sqrt(np.maximum(_nanmean((x - mean[..., None]) ** 2, axis=-1), 0.0))
-        lag = correlation(x[..., :-1], x[..., 1:])
-        for r in range(2):
-            columns += [mean[:, r], sd[:, r], lag[:, r]]
-        columns += [correlation(x[:, 0], x[:, 1]), correlation(x[:, 0, :-1], x[:, 1, 1:]),
-                    correlation(x[:, 1, :-1], x[:, 0, 1:])]
     p, w = _measures(diary, "pursuit"), _measures(diary, "withdrawal")
-    if p is not None and w is not None:
-        pursuit, withdrawal = unit[..., p], unit[..., w]
-        columns += [correlation(pursuit[:, 0, :-1], withdrawal[:, 1, 1:]),
-                    correlation(pursuit[:, 1, :-1], withdrawal[:, 0, 1:]),
-                    correlation(withdrawal[:, 0, :-1], pursuit[:, 1, 1:]),
-                    correlation(withdrawal[:, 1, :-1], pursuit[:, 0, 1:])]
-        intensity = np.maximum(pursuit[:, 0] * withdrawal[:, 1], pursuit[:, 1] * withdrawal[:, 0])
-        flare = np.where(np.isfinite(intensity), intensity >= P.PARAMETERS["high_intensity"].default, np.nan)
-        columns.append(_nanmean(flare, axis=-1))
+    names = summary_names(diary)
+    out = np.empty((diaries.n, len(names)))
+    scales = np.array([diary.items[name].scale for name in diaries.daily_items], dtype=float).reshape(-1, 2)
+    column = _daily_statistics(np.ascontiguousarray(diaries.daily, dtype=float), scales,
+                               -1 if p is None or w is None else p, -1 if p is None or w is None else w,
+                               P.PARAMETERS["high_intensity"].default, out)
+    if diaries.n == 0:
+        column = len(names) - 2 - 2 * len(diaries.intake_items)
     for j, name in enumerate(diaries.intake_items):
         value = to_unit(diary, name, diaries.intake[..., j])
-        columns += [value[:, 0], value[:, 1]]
-    columns += [diaries.lengths.astype(float), diaries.kept]
-    return np.stack(columns, axis=1)
+        out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
+        column += 2
+    out[:, column], out[:, column + 1] = diaries.lengths, diaries.kept
+    return out
