@@ -46,3 +46,19 @@ def test_the_api_reference_builds_and_documents_every_public_name(tmp_path):
         # Google sections rendered as such, not as plain text.
         assert all(f'<h6 id="{heading}">' in sections[name] for heading in ("arguments", "returns", "raises",
                                                                             "example")), name
+
+
+def test_the_readme_calls_the_api_as_it_is():
+    """Every ``sim.NAME(...)`` in the README's From Python block is public and takes the arguments it is given."""
+    import ast
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- python-api -->\n```python\n(.*?)\n```", readme, re.S)
+    assert block, "README.md must mark its From Python block"
+    calls = [node for node in ast.walk(ast.parse(block.group(1))) if isinstance(node, ast.Call)
+             and isinstance(node.func, ast.Attribute) and getattr(node.func.value, "id", None) == "sim"]
+    assert {call.func.attr for call in calls} >= {"simulate", "sweep", "write_report", "virtual_study",
+                                                  "simulate_diary", "fit_diary", "sensitivity", "parameters"}
+    for call in calls:
+        assert call.func.attr in sim.__all__, call.func.attr
+        signature = inspect.signature(getattr(sim, call.func.attr))
+        signature.bind(*[None] * len(call.args), **{k.arg: None for k in call.keywords})
