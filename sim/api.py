@@ -988,7 +988,7 @@ def demo(couples: str = "anxious-avoidant", *, days: int = 365, seed: int = 0, o
     return target
 
 
-def classroom_app():
+def classroom_app() -> Any:
     """The classroom app (Mesa's SolaraViz page), to show in a notebook: make it a cell's last line.
 
     Needs the app extra: ``pip install -e ".[app]"``. ``cycles app`` serves the same page in a browser.
