@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
+from sim import api
 from sim import params as P
 from sim.budget import LIMITS, BudgetError
-from sim.interventions import InterventionError, plan
-from sim.population import PRESETS, Override, make_population
-from sim.storage import OutputBusy, check_writable, claim, write_json, write_parquet
+from sim.interventions import InterventionError
+from sim.population import PRESETS
+from sim.storage import OutputBusy
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -29,8 +29,8 @@ EXIT_INTERRUPTED = 130
 _LETTERS = {"escalating": "E", "cycling": "C", "settling": "S", "secure-stable": "s", "dissolved": "D"}
 
 
-class UsageError(Exception):
-    """Bad input: reported in one line, exit status 2, nothing written."""
+class UsageError(api.InputError):
+    """Bad arguments: reported in one line, exit status 2, nothing written (the API's errors are reported alike)."""
 
 
 def _whole_number(minimum: int, maximum: int | None = None):
@@ -228,13 +228,6 @@ def _max_hours(parser: argparse.ArgumentParser) -> None:
                         help=f"refuse a job estimated to take longer (default {LIMITS.max_hours:g})")
 
 
-def _estimate(estimate, out, max_hours: float) -> str:
-    """Refuse a job that cannot fit (sim.budget); the estimate's line, to print once every check has passed."""
-    from sim.budget import check
-    check(estimate, out, max_hours)
-    return f"cycles: {estimate.line()}"
-
-
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -255,327 +248,94 @@ def _summary_line(args: argparse.Namespace, outcomes, seconds: float) -> str:
     return f"{head} | {counts} (per couple in the outcomes table)"
 
 
-def _overrides(texts: list[str]) -> list[Override]:
-    """``--set`` texts, checked against the declarations, population shares included."""
-    overrides = [Override.parse(text).checked() for text in texts]
-    P.check_population_shares({**P.defaults("population"),
-                               **{o.name: o.value for o in overrides if P.PARAMETERS[o.name].scope == "population"}})
-    return overrides
-
-
 def command_run(args: argparse.Namespace) -> int:
-    """``cycles run``: simulate and write the daily table, outcomes and manifest."""
-    from sim.budget import run_estimate
-    out = _output_file(Path(args.out), (".parquet",))
-    outcomes_path = out.with_name(out.stem + ".outcomes.parquet")
-    manifest_path = out.with_name(out.stem + ".manifest.json")
-    for path in (outcomes_path, manifest_path):
-        _output_file(path, (".parquet", ".json"))
-    if args.preset not in PRESETS and not args.population:
-        from sim.population import _check_pairing
-        _check_pairing(args.preset)
-    overrides = _overrides(args.overrides)
-    changes = [change.text() for change in plan(args.interventions).changes]
-    estimate = _estimate(run_estimate(args.couples, args.days, args.engine), out.parent, args.max_hours)
-    _say(estimate)
-    with claim(out.parent, (out.name, outcomes_path.name, manifest_path.name)):
-        population = make_population(None if args.population else args.preset, args.couples, args.seed,
-                                     drawn=args.population, overrides=overrides,
-                                     intervention=args.interventions or None)
-        started = time.perf_counter()
-        if args.engine == "mesa":
-            from sim.model import CoupleModel
-            model = CoupleModel(population=population, days=args.days, seed=args.seed).run()
-            daily, outcomes = model.daily_table(), model.outcomes()
-        else:
-            from sim.engine import simulate
-            result = simulate(population, args.days, series_couples=range(population.n))
-            daily, outcomes = result.series, result.outcomes
-        seconds = time.perf_counter() - started
-        outcomes.insert(0, "couple_id", range(population.n))
-        outcomes.insert(1, "pairing", population.pairing)
-
-        write_parquet(daily, out)
-        write_parquet(outcomes, outcomes_path)
-        from sim.manifest import build, now
-        arguments = {k: v for k, v in vars(args).items() if k != "handler"}
-        write_json(build(command="run", arguments=arguments, overrides=[o.__dict__ for o in overrides],
-                         interventions=changes, couples=population.n, days=args.days, seed=args.seed,
-                         finished=now(), seconds=round(seconds, 3), outputs=[str(out), str(outcomes_path)]),
-                   manifest_path)
-    print(_summary_line(args, outcomes, seconds))
+    """``cycles run``: sim.simulate, writing the daily table, outcomes and manifest."""
+    result = api.simulate(args.couples if args.population else args.preset,
+                          n_couples=None if args.population else args.couples, days=args.days, seed=args.seed,
+                          overrides=args.overrides, interventions=args.interventions, engine=args.engine,
+                          out=args.out, max_hours=args.max_hours, log=_say)
+    print(_summary_line(args, result.outcomes, result.seconds))
     return 0
 
 
-def _output_file(path: Path, suffixes: tuple[str, ...]) -> Path:
-    """An --out file: its name must end in one of ``suffixes`` and its folder must be writable."""
-    if path.suffix.lower() not in suffixes:
-        raise UsageError(f"--out: path {str(path)[:200]!r} is not allowed; expected a file name ending in "
-                         f"{suffixes[0]}")
-    try:
-        check_writable(path)
-    except OSError as exc:
-        raise UsageError(f"--out: path {str(path)[:200]!r} is not writable ({exc}); expected a file in a writable "
-                         "folder") from None
-    return path
-
-
-def _spec_and_folder(args: argparse.Namespace):
-    """The validated spec of ``args.spec`` and its output folder (``--out`` or results/NAME), checked writable."""
-    from sim.experiment.spec import SpecError, load
-    try:
-        design = load(args.spec)
-    except SpecError as exc:
-        raise UsageError(str(exc)) from None
-    out = Path(args.out) if args.out else Path("results") / design.spec.name
-    try:
-        if out.exists() and not out.is_dir():
-            raise NotADirectoryError(f"{out} is a file")
-        check_writable(out / "chunks" / "chunk-000000.series.parquet")
-    except OSError as exc:
-        raise UsageError(f"--out: path {str(out)[:200]!r} is not writable ({exc}); expected a writable folder") \
-            from None
-    return design, out
-
-
-def _claim(out: Path):
-    """The output folder, held for the whole command; refused in one line if another command holds it."""
-    try:
-        return claim(out)
-    except OutputBusy as exc:
-        raise UsageError(f"--out: {exc}; wait for it to finish or choose another --out") from None
-
-
-def _executor_checks(args: argparse.Namespace) -> int:
-    """The --dask address answers (checked before any folder is made); returns the workers the estimate uses."""
-    from sim.experiment.execution import available_cores, check_dask
-    check_dask(args.dask)
-    return args.workers or available_cores()
-
-
 def command_sweep(args: argparse.Namespace) -> int:
-    """``cycles sweep``: run an experiment spec, resumably."""
-    from sim.budget import sweep_estimate
-    from sim.experiment.runner import SweepError, check_output_folder, sweep
-    design, out = _spec_and_folder(args)
-    if design.spec.days is None or design.spec.replicates is None:
-        raise UsageError(f"{args.spec}: a study spec (no days and replicates); run it with `cycles study`")
-    workers = _executor_checks(args)
-    spec = design.spec
-    estimate = _estimate(sweep_estimate(design.n_cells, spec.replicates, spec.days, design.chunk_cells,
-                                        spec.record.series_every, spec.record.sampled_couples,
-                                        1 if args.dask and args.dask != "local" else workers),
-                         out, args.max_hours)
-    try:
-        check_output_folder(design, out, args.force)
-        _say(estimate)
-        print(f"{spec.name}: {design.n_cells:,} cells x {spec.replicates} couples = {design.n_runs:,} "
-              f"runs of {spec.days} days -> {out}", file=sys.stderr)
-        with _claim(out):
-            result = sweep(design, out, workers=args.workers, dask=args.dask, force=args.force)
-            if result.already_complete:
-                print(f"{out} already holds the complete results of this spec (use --force to run it again)")
-                return 0
-            resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
-            print(f"{spec.name}: {result.runs:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} "
-                  f"-> {out}")
-            if args.report:
-                return _report(out, png=False)
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
+    """``cycles sweep``: sim.sweep (and sim.write_report with --report)."""
+    result = api.sweep(args.spec, args.out, workers=args.workers, dask=args.dask, force=args.force,
+                       max_hours=args.max_hours, log=_say)
+    if result.already_complete:
+        print(f"{result.folder} already holds the complete results of this spec (use --force to run it again)")
+        return 0
+    manifest = result.manifest
+    resumed = f", resumed after {result.resumed_chunks} finished chunks" if result.resumed_chunks else ""
+    print(f"{manifest['name']}: {manifest['runs']:,} runs in {result.seconds:.1f}s on {result.executor}{resumed} "
+          f"-> {result.folder}")
+    if args.report:
+        _print_report(api.write_report(result.folder))
     return 0
 
 
 def command_report(args: argparse.Namespace) -> int:
-    """``cycles report``: the HTML report of a results folder."""
-    from sim.report.results import ResultsError, load
-    folder = Path(args.folder)
-    try:
-        load(folder)                      # everything it needs is there and readable, before anything is written
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        check_writable(folder / "report.html")
-        if args.png:
-            check_writable(folder / "figures" / "00-figure.png")
-    except OSError as exc:
-        raise UsageError(f"{folder}: cannot write the report there ({exc}); expected a writable results folder") \
-            from None
-    with _claim(folder):
-        return _report(folder, png=args.png)
-
-
-def _report(folder: Path, png: bool) -> int:
-    from sim.report.page import PngExportError, build
-    from sim.report.results import ResultsError
-    try:
-        done = build(folder, png=png)
-    except ResultsError as exc:
-        raise UsageError(str(exc)) from None
-    except PngExportError as exc:
-        raise UsageError(f"--png: {exc}") from None
-    pngs = f", {len(done['pngs'])} PNGs in {done['pngs'][0].parent}" if done["pngs"] else ""
-    print(f"{done['report']}: {done['figures']} figures, {done['bytes'] / 1e6:.1f} MB, "
-          f"built in {done['seconds']:.1f}s{pngs}")
+    """``cycles report``: sim.write_report."""
+    _print_report(api.write_report(args.folder, png=args.png))
     return 0
+
+
+def _print_report(done: api.Report) -> None:
+    pngs = f", {len(done.pngs)} PNGs in {done.pngs[0].parent}" if done.pngs else ""
+    print(f"{done.path}: {done.figures} figures, {done.bytes / 1e6:.1f} MB, built in {done.seconds:.1f}s{pngs}")
 
 
 def command_study(args: argparse.Namespace) -> int:
-    """``cycles study``: a virtual cohort, its analysis and (optionally) power by simulation."""
-    from sim.budget import study_estimate
-    from sim.experiment.runner import SweepError, check_replaceable
-    from sim.study.run import StudyError, check_formulas, run
-    design, out = _spec_and_folder(args)
-    study = design.spec.study
-    if study is None:
-        raise UsageError(f"{args.spec}: no [study] section; `cycles study` needs one "
-                         "(see experiments/support_balance_study.toml)")
-    if design.factor_names:
-        raise UsageError(f"{design.path}: a study runs one population; remove [factors], [sampling] and "
-                         "population.pairings (or sweep them with `cycles sweep`)")
-    try:
-        check_formulas(design, list(dict.fromkeys([*study.formulas, *args.formulas])), field="--formula")
-    except StudyError as exc:
-        raise UsageError(str(exc)) from None
-    workers = _executor_checks(args)
-    estimate = _estimate(study_estimate(study.couples, study.wave_days[1], args.samples,
-                                        args.sizes or [study.couples], workers, study.power_analysis),
-                         out, args.max_hours)
-    try:
-        check_replaceable(out, "study", design.fingerprint(), args.force)
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
-    _say(estimate)
-    with _claim(out):
-        try:
-            done = run(design, out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
-                       workers=args.workers, dask=args.dask)
-        except (StudyError, SweepError) as exc:
-            raise UsageError(str(exc)) from None
+    """``cycles study``: sim.virtual_study."""
+    done = api.virtual_study(args.spec, args.out, samples=args.samples, sizes=args.sizes, formulas=args.formulas,
+                             workers=args.workers, dask=args.dask, force=args.force, max_hours=args.max_hours,
+                             log=_say)
     from sim.study.analysis import INTERACTION
-    main = done["fits"][0]["terms"][INTERACTION]
-    line = (f"{design.spec.name}: interaction {main['estimate']:+.3f} (p {main['p']:.4f}) in a cohort of "
-            f"{study.couples} couples")
-    if done["summary"] is not None:
-        power = done["summary"]
-        focus = power[(power.term == INTERACTION) & (power.formula == done["fits"][0]["formula"])]
+    main = done.fits[0]["terms"][INTERACTION]
+    line = (f"{done.manifest['name']}: interaction {main['estimate']:+.3f} (p {main['p']:.4f}) in a cohort of "
+            f"{done.analysis['cohort']['couples']} couples")
+    if done.power is not None:
+        power = done.power
+        focus = power[(power.term == INTERACTION) & (power.formula == done.fits[0]["formula"])]
         line += "; power " + ", ".join(f"N={r.n}: {r.power:.2f}" for r in focus.itertuples())
-    print(f"{line}; {done['seconds']:.1f}s -> {out}")
+    print(f"{line}; {done.seconds:.1f}s -> {done.folder}")
     return 0
 
 
-def _diary_spec(args: argparse.Namespace, default_suffix: str):
-    """The spec of ``args.spec``, which must have a [diary] section, and its output folder."""
-    if args.out is None:
-        from sim.experiment.spec import SpecError, load
-        try:
-            name = load(args.spec).spec.name
-        except SpecError as exc:
-            raise UsageError(str(exc)) from None
-        args.out = str(Path("results") / f"{name}{default_suffix}")
-    design, out = _spec_and_folder(args)
-    if design.spec.diary is None:
-        raise UsageError(f"{args.spec}: no [diary] section; `cycles {args.command}` needs one "
-                         "(see experiments/diary_fit.toml)")
-    if design.factor_names:
-        raise UsageError(f"{design.path}: a diary study runs one population; remove [factors], [sampling] and "
-                         "population.pairings")
-    return design, out
-
-
 def command_diary(args: argparse.Namespace) -> int:
-    """``cycles diary``: a simulated daily-diary study."""
-    from sim.diary import run
-    from sim.experiment.runner import SweepError, check_replaceable
-    design, out = _diary_spec(args, "_diary")
-    try:
-        check_replaceable(out, "diary", design.fingerprint(), args.force)
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
-    with _claim(out):
-        done = run(design, out)
-    print(f"{design.spec.name}: diary of {done['couples']} couples, {done['rows']:,} entries "
-          f"({done['entries_kept']:.0%} kept) in {done['seconds']:.1f}s -> {out / 'diary.parquet'} "
+    """``cycles diary``: sim.simulate_diary."""
+    done = api.simulate_diary(args.spec, args.out, force=args.force)
+    print(f"{done.manifest['name']}: diary of {done.couples} couples, {done.rows:,} entries "
+          f"({done.entries_kept:.0%} kept) in {done.seconds:.1f}s -> {done.folder / 'diary.parquet'} "
           f"(and diary.csv; true parameters in truth.parquet)")
     return 0
 
 
 def command_fit(args: argparse.Namespace) -> int:
-    """``cycles fit``: posteriors of diary couples, checks, what-ifs and a report."""
-    import importlib.util
-
-    from sim.experiment.runner import SweepError, check_replaceable
-    design, out = _diary_spec(args, "")
-    if design.spec.fit is None:
-        raise UsageError(f"{args.spec}: no [fit] section; `cycles fit` needs one (see experiments/diary_fit.toml)")
-    if importlib.util.find_spec("bayesflow") is None or importlib.util.find_spec("jax") is None:
-        raise UsageError("cycles fit needs the fit extra (BayesFlow on JAX, CPU only): pip install -e '.[fit]'")
-    from sim.fit.run import FitError, read_diary, run
-    if args.estimator is not None and not Path(args.estimator).is_dir():
-        raise UsageError(f"--estimator: {args.estimator} is not a folder; expected the estimator folder of an "
-                         "earlier fit (e.g. results/diary_fit/estimator)")
-    from sim.fit.estimator import Estimator, EstimatorError
-    try:
-        read_diary(design.spec)                 # the data and the estimator fit before any folder is made
-        if args.estimator is not None:
-            Estimator.check(args.estimator, design.spec)
-        check_replaceable(out, "fit", design.fingerprint(), args.force)
-    except (FitError, SweepError, EstimatorError) as exc:
-        raise UsageError(str(exc)) from None
-    with _claim(out):
-        try:
-            done = run(design, out, estimator_path=args.estimator, progress_stream=sys.stderr)
-        except FitError as exc:
-            raise UsageError(str(exc)) from None
-    for warning in done["warnings"]:
+    """``cycles fit``: sim.fit_diary."""
+    done = api.fit_diary(args.spec, args.out, estimator=args.estimator, force=args.force, progress=sys.stderr)
+    for warning in done.warnings:
         print(f"cycles: warning: {warning}", file=sys.stderr)
-    covered = done["calibration"][done["calibration"].level == 0.9].set_index("parameter")["coverage"]
-    print(f"{design.spec.name}: {done['couples']} couples fitted in {done['timings']['fit_seconds']:.1f}s "
-          f"({done['seconds']:.1f}s with checks and what-ifs); 90% coverage on held-out diaries "
+    covered = done.calibration[done.calibration.level == 0.9].set_index("parameter")["coverage"]
+    print(f"{done.manifest['name']}: {done.couples} couples fitted in {done.timings['fit_seconds']:.1f}s "
+          f"({done.seconds:.1f}s with checks and what-ifs); 90% coverage on held-out diaries "
           + ", ".join(f"{k} {v:.0%}" for k, v in covered.items())
-          + f"; {len(done['warnings'])} warnings -> {done['report']}")
+          + f"; {len(done.warnings)} warnings -> {done.report}")
     return 0
 
 
 def command_sensitivity(args: argparse.Namespace) -> int:
-    """``cycles sensitivity``: Morris screening or Sobol indices over the spec's uncertain parameters."""
-    from sim.budget import sensitivity_estimate
-    from sim.experiment.runner import SweepError, check_replaceable
-    from sim.experiment.sensitivity import SensitivityError, point_count, run
-    from sim.experiment.spec import check_outcomes
-    design, out = _spec_and_folder(args)
-    spec = design.spec
-    if spec.days is None or spec.replicates is None:
-        raise UsageError(f"{args.spec}: a sensitivity analysis needs days and replicates (couples per point)")
-    if spec.sensitivity is None:
-        raise UsageError(f"{args.spec}: no [sensitivity] section; `cycles sensitivity` needs one "
-                         "(see experiments/sensitivity.toml)")
-    if design.factor_names or spec.population.pairings:
-        raise UsageError(f"{args.spec}: a sensitivity analysis varies the uncertain parameters itself; "
-                         "remove [factors], [sampling] and population.pairings")
-    check_outcomes(args.outcomes)
-    workers = _executor_checks(args)
-    estimate = _estimate(sensitivity_estimate(point_count(design, args.method), spec.replicates, spec.days,
-                                              workers), out, args.max_hours)
-    try:
-        check_replaceable(out, "sensitivity", design.fingerprint(), args.force)
-    except SweepError as exc:
-        raise UsageError(str(exc)) from None
-    _say(estimate)
-    with _claim(out):
-        try:
-            done = run(design, out, args.method, outcomes=args.outcomes or None, workers=args.workers,
-                       dask=args.dask)
-        except (SensitivityError, SweepError) as exc:
-            raise UsageError(str(exc)) from None
+    """``cycles sensitivity``: sim.sensitivity."""
+    done = api.sensitivity(args.spec, args.out, method=args.method, outcomes=args.outcomes, workers=args.workers,
+                           dask=args.dask, force=args.force, max_hours=args.max_hours, log=_say)
     key = "mu_star" if args.method == "morris" else "ST"
     tops = []
-    for outcome, part in done["table"].groupby("outcome", sort=False):
+    for outcome, part in done.indices.groupby("outcome", sort=False):
         best = part.sort_values(key, ascending=False).head(3)
         tops.append(f"{outcome}: " + ", ".join(f"{p} {v:.2f}"
                                                for p, v in zip(best["parameter"], best[key], strict=True)))
-    print(f"{spec.name}: {args.method}, {done['points']:,} points in {done['seconds']:.1f}s; top {key}: "
-          + "; ".join(tops) + f" -> {out}")
+    print(f"{done.manifest['name']}: {args.method}, {done.points:,} points in {done.seconds:.1f}s; top {key}: "
+          + "; ".join(tops) + f" -> {done.folder}")
     return 0
 
 
@@ -586,18 +346,8 @@ def command_app(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    """``cycles demo``: the app's views as a standalone animated page."""
-    from sim.budget import demo_estimate
-    from sim.population import _check_pairing
-    out = _output_file(Path(args.out), (".html", ".htm"))
-    _check_pairing(args.preset)
-    overrides = _overrides(args.overrides)
-    _say(_estimate(demo_estimate(args.days), out.parent, LIMITS.max_hours))
-    from sim.classroom import write_demo
-    from sim.model import CoupleModel
-    with claim(out.parent, (out.name,)):
-        model = CoupleModel(args.preset, n_couples=1, seed=args.seed, overrides=overrides, days=args.days)
-        write_demo(model, args.days, out)
+    """``cycles demo``: sim.demo."""
+    out = api.demo(args.preset, days=args.days, seed=args.seed, overrides=args.overrides, out=args.out)
     print(f"{out}: {args.days} days of a {args.preset} couple, {out.stat().st_size / 1e6:.1f} MB, opens offline")
     return 0
 
@@ -632,7 +382,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from sim.experiment.execution import ExecutorError
     from sim.experiment.spec import SpecError
     from sim.study.formula import FormulaError
-    return (UsageError, P.ParameterError, InterventionError, BudgetError, OutputBusy, SpecError, FormulaError,
+    return (api.InputError, P.ParameterError, InterventionError, BudgetError, OutputBusy, SpecError, FormulaError,
             AppError, ExecutorError)
 
 

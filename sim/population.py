@@ -143,6 +143,21 @@ class Population:
         return Population(self.pairing, self.style, self.partner, self.couple, self.classification, self.keys,
                           self.spawn_keys, names, schedule)
 
+    def with_values(self, values: Mapping[str, Any]) -> Population:
+        """The same couples with declared parameters set from ``values``, as :func:`make_population` sets them.
+
+        Keys are ``[WHO.]NAME`` with a scalar or an array over couples (or
+        couples and partners); selectors read the couples' styles. Set values
+        before scheduling an intervention, which reads them.
+        """
+        partner = {k: v.copy() for k, v in self.partner.items()}
+        couple = {k: v.copy() for k, v in self.couple.items()}
+        classification = dict(self.classification)
+        for key, value in values.items():
+            _set_values(key, value, self.n, self.style, partner, couple, classification)
+        return Population(self.pairing, self.style, partner, couple, classification, self.keys, self.spawn_keys,
+                          self.intervention, self.schedule)
+
     def subset(self, index) -> Population:
         """The couples at ``index`` (a slice or integer array)."""
         spawn = [self.spawn_keys[i] for i in np.arange(self.n)[index]] if self.spawn_keys else []

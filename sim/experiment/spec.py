@@ -50,6 +50,7 @@ import itertools
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -640,14 +641,41 @@ def load(path: str | Path) -> Design:
         raise SpecError(f"{path}: not valid TOML ({str(exc).splitlines()[0]})") from None
     except RecursionError:
         raise SpecError(f"{path}: nested too deeply to read; expected a spec as in experiments/") from None
+    return _validated(data, str(path), source, str(path))
+
+
+def from_data(data: Mapping[str, Any], where: str = "spec") -> Design:
+    """Validate and resolve a spec given as data (what a TOML file reads as), exactly as :func:`load` does a file.
+
+    Tuples are taken as lists and numpy scalars as Python numbers, as a spec
+    written in Python often holds them; everything else must have the type a
+    TOML file would give it. Errors and the manifest name ``where`` in place of the file.
+    """
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{where}: value of type {type(data).__name__} is not allowed; expected a mapping of the "
+                        "spec's keys (as in experiments/*.toml)")
+    plain = _plain(data)
+    # The spec as given, for the manifest: JSON, since a spec from Python has no file text.
+    return _validated(plain, where, json.dumps(plain, default=repr), where)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _validated(data: Any, where: str, source: str, path: str) -> Design:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise SpecError(f"{path}: key {where}: {_describe(first)}") from None
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise SpecError(f"{where}: key {key}: {_describe(first)}") from None
     except (P.ParameterError, interventions.InterventionError) as exc:
-        raise SpecError(f"{path}: {exc}") from None
+        raise SpecError(f"{where}: {exc}") from None
     except RecursionError:
-        raise SpecError(f"{path}: nested too deeply to read; expected a spec as in experiments/") from None
-    return resolve(spec, source, str(path))
+        raise SpecError(f"{where}: nested too deeply to read; expected a spec as in experiments/") from None
+    return resolve(spec, source, path)
