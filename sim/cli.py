@@ -415,8 +415,9 @@ def _report(folder: Path, png: bool) -> int:
     except PngExportError as exc:
         raise UsageError(f"--png: {exc}") from None
     pngs = f", {len(done['pngs'])} PNGs in {done['pngs'][0].parent}" if done["pngs"] else ""
-    print(f"{done['report']}: {done['figures']} figures, {done['bytes'] / 1e6:.1f} MB, "
-          f"built in {done['seconds']:.1f}s{pngs}")
+    # The path last, so the line ends with what to open.
+    print(f"report: {done['figures']} figures, {done['bytes'] / 1e6:.1f} MB, built in {done['seconds']:.1f}s{pngs}; "
+          f"open {done['report']}")
     return 0
 
 

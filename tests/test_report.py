@@ -83,7 +83,8 @@ def test_sweep_with_report_flag(tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["sweep", str(GRID), "--workers", "1", "--out", str(out), "--report"]) == 0
     assert (out / "report.html").exists()
-    assert "figures" in capsys.readouterr().out
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "figures" in last and last.endswith(f"; open {out / 'report.html'}")      # what to open, last
 
 
 def test_missing_partial_and_old_results_exit_2_saying_what_is_missing(grid_results, tmp_path, capsys):
