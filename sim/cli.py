@@ -282,7 +282,9 @@ def command_report(args: argparse.Namespace) -> int:
 
 def _print_report(done: api.Report) -> None:
     pngs = f", {len(done.pngs)} PNGs in {done.pngs[0].parent}" if done.pngs else ""
-    print(f"{done.path}: {done.figures} figures, {done.bytes / 1e6:.1f} MB, built in {done.seconds:.1f}s{pngs}")
+    # The path last, so the line ends with what to open.
+    print(f"report: {done.figures} figures, {done.bytes / 1e6:.1f} MB, built in {done.seconds:.1f}s{pngs}; "
+          f"open {done.path}")
 
 
 def command_study(args: argparse.Namespace) -> int:

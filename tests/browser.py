@@ -46,3 +46,74 @@ def traces_with_data(page, figures: int) -> list[int]:
                            "[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
     return page.eval_on_selector_all(".js-plotly-plot", """plots => plots.map(g => g._fullData.filter(
         t => (t.x && t.x.length > 0) || (t.z && t.z.length > 0)).length)""")
+
+
+# Per Plotly figure on the page, from what Plotly resolved and drew (_fullData, the legend's DOM):
+# - empty: traces with no finite number or label in any of their data arrays;
+# - bare: cartesian subplots (axis pairs) with no trace that has data;
+# - legend: the names the legend shows; groups: each legend group (a trace's legendgroup, else its name when it
+#   shows in the legend) with every colour its traces are drawn in (lines, markers, fills, bars; as "r,g,b",
+#   so a band's translucent fill counts as its line's colour).
+_FIGURE_FACTS = """plots => plots.map(g => {
+    const has = v => v != null && (typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' ? v !== ''
+        : (Array.isArray(v) || ArrayBuffer.isView(v)) && Array.prototype.some.call(v, has));
+    const points = t => ['x', 'y', 'z', 'values'].some(k => has(t[k])) || (t.cells && has(t.cells.values));
+    const rgb = c => {
+        if (typeof c !== 'string') return null;
+        if (c[0] === '#') {
+            const h = c.length === 4 ? [...c.slice(1)].map(d => d + d).join('') : c.slice(1, 7);
+            return [0, 2, 4].map(i => parseInt(h.slice(i, i + 2), 16)).join(',');
+        }
+        const n = c.match(/[\\d.]+/g);
+        return n ? n.slice(0, 3).map(Number).join(',') : c;
+    };
+    const groups = {}, empty = [], drawn = new Set();
+    g._fullData.forEach((t, i) => {
+        if (t.visible !== true) return;
+        if (points(t)) drawn.add((t.xaxis || '') + (t.yaxis || '')); else empty.push(t.name || `trace ${i}`);
+        const group = t.legendgroup || (t.showlegend ? t.name : '');
+        if (!group) return;
+        const colours = groups[group] = groups[group] || new Set();
+        const add = c => { const v = rgb(c); if (v) colours.add(v); };
+        if (t.type === 'bar') add(t.marker && t.marker.color);
+        if (t.type === 'scatter') {
+            if (t.mode.includes('lines') && t.line.width > 0) add(t.line.color);
+            if (t.mode.includes('markers')) add(t.marker.color);
+            if (t.fill && t.fill !== 'none') add(t.fillcolor);
+        }
+    });
+    const subplots = (g._fullLayout._subplots && g._fullLayout._subplots.cartesian) || [];
+    return {id: g.id, traces: g._fullData.length, empty, bare: subplots.filter(s => !drawn.has(s)),
+            legend: [...g.querySelectorAll('.legend .legendtext')].map(e => e.textContent),
+            groups: Object.fromEntries(Object.entries(groups).map(([k, v]) => [k, [...v].sort()]))};
+})"""
+
+
+def figure_facts(page) -> list[dict]:
+    """What each drawn Plotly figure of the page shows: see ``_FIGURE_FACTS``."""
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot')].every(g => g._fullData)")
+    return page.eval_on_selector_all(".js-plotly-plot", _FIGURE_FACTS)
+
+
+def labelling_problems(facts: list[dict]) -> list[str]:
+    """Where a page's figures mislabel: a legend that is not the set of trace groups, or a group in two colours.
+
+    A group has one colour across every panel of a figure and across the page's figures (a pairing or a
+    start day is the same colour wherever it appears); the legend names each group once, and nothing else.
+    """
+    problems, page_colours = [], {}
+    for figure in facts:
+        legend, groups = figure["legend"], figure["groups"]
+        if len(legend) != len(set(legend)):
+            problems.append(f"{figure['id']}: a legend entry twice: {sorted(legend)}")
+        if legend and set(legend) != set(groups):
+            problems.append(f"{figure['id']}: legend {sorted(legend)} but trace groups {sorted(groups)}")
+        if not legend and len(groups) > 1:
+            problems.append(f"{figure['id']}: {len(groups)} trace groups and no legend to tell them apart")
+        for group, colours in groups.items():
+            if len(colours) != 1:
+                problems.append(f"{figure['id']}: group {group!r} drawn in {len(colours)} colours {colours}")
+            elif page_colours.setdefault(group, colours[0]) != colours[0]:
+                problems.append(f"{figure['id']}: group {group!r} is {colours[0]} here, {page_colours[group]} "
+                                "in an earlier figure")
+    return problems

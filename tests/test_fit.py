@@ -23,7 +23,7 @@ from sim.fit import CONTRACTION, COVERAGE_RANGE
 from sim.fit.estimator import Estimator, Prior, population_of, simulate_set
 from sim.fit.run import interval, misspecification, what_if
 from sim.fit.summaries import correlation, summaries, summary_names
-from tests.browser import CHROMIUM, chromium_page, traces_with_data
+from tests.browser import CHROMIUM, chromium_page, figure_facts, labelling_problems, traces_with_data
 
 SPEC = Path(__file__).parent / "specs" / "diary_fit_small.toml"
 RECOVERY_KEY = 5       # spawn-key prefix of the recovery couples: neither training (1) nor held-out (2)
@@ -243,6 +243,9 @@ def test_the_fit_report_in_a_real_browser(fitted):
         page.goto(report.as_uri())
         with_data = traces_with_data(page, 4)
         assert len(with_data) == 4 and all(n >= 1 for n in with_data), with_data
+        facts = figure_facts(page)          # as every other report is checked (tests/test_spec_reports.py)
+        assert all(f["traces"] and not f["empty"] and not f["bare"] for f in facts), facts
+        assert labelling_problems(facts) == []
     assert not watched.errors and not watched.foreign
 
 

@@ -8,14 +8,15 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.cli import main
 from sim.experiment.runner import sweep
 from sim.experiment.spec import load as load_spec
-from sim.report.figures import all_panels
+from sim.report.figures import _animation_words, _contrast_words, all_panels
 from sim.report.page import PngExportError, build, export_png
-from sim.report.results import load
+from sim.report.results import Results, load
 from sim.schema import FORMAT_VERSION
 from tests.browser import CHROMIUM, chromium_page, traces_with_data
 
@@ -82,7 +83,8 @@ def test_sweep_with_report_flag(tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["sweep", str(GRID), "--workers", "1", "--out", str(out), "--report"]) == 0
     assert (out / "report.html").exists()
-    assert "figures" in capsys.readouterr().out
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "figures" in last and last.endswith(f"; open {out / 'report.html'}")      # what to open, last
 
 
 def test_missing_partial_and_old_results_exit_2_saying_what_is_missing(grid_results, tmp_path, capsys):
@@ -122,19 +124,91 @@ def test_png_export_without_chromium_says_so(grid_results, tmp_path, monkeypatch
     assert not (tmp_path / "figures").exists()
 
 
-def test_captions_take_the_conflict_day_and_the_onset_from_the_spec_and_the_data(tmp_path):
-    """quick.toml's conflict is on day 30: no caption may say day 100.
+def _conflict_days_named(captions: list[str]) -> set[int]:
+    return {int(day) for caption in captions for day in re.findall(r"conflict on day (\d+)", caption)}
 
-    And the teaching animation says when its couple's cycle took hold, before or after that conflict (issue 14
-    item 7, issue 17 part 4).
+
+def test_captions_take_the_conflict_day_and_the_onset_from_the_spec_and_the_data(tmp_path):
+    """quick.toml, the report the mislabels were seen in (issue 17 part 4): its conflict is on day 30.
+
+    Every caption that names the conflict names day 30; the two followed cells are said to differ in what
+    really differs between them (the same pairing, more responsiveness, only when so); and the teaching
+    animation places its couple's onset (the first flare-up of its own series, by the tracker's rule) before,
+    at or after that conflict as it really falls.
     """
-    from sim.cli import main
+    from sim.outcomes import flare_episodes, weekly_intensity
+    from sim.params import PARAMETERS
     out = tmp_path / "quick"
     assert main(["sweep", str(ROOT / "experiments" / "quick.toml"), "--out", str(out), "--workers", "1",
                  "--report"]) == 0
-    page = (out / "report.html").read_text()
-    assert "conflict on day 30" in page and "day 100" not in page
-    assert "the cycle takes hold on day" in page
+    results = load(out)
+    panels = {p.slug: p for p in all_panels(results)}
+    assert _conflict_days_named([p.caption for p in panels.values()]) == {30}
+    trajectories = panels["trajectories"]
+    left, right = (re.match(r"\d+% [\w-]+: (.*)$", a.text).group(1) for a in trajectories.figure.layout.annotations)
+    levels = {label: float(re.search(r"responsiveness ([\d.]+)", label).group(1)) for label in (left, right)}
+    contrast = re.search(r"Right, (.*?): ", trajectories.caption).group(1)
+    assert ("more responsiveness" in contrast) == (levels[right] > levels[left])
+    assert contrast.startswith("the same pairing") == (left.split(",")[0] == right.split(",")[0])
+    # The animation's couple: couple 1 of the left cell, its onset from its own daily cycle intensity.
+    cell = results.cells[results.cells["responsiveness"].round(2) == levels[left]]
+    cell = cell[cell.pairing == left.split(",")[0]].iloc[0]
+    own = results.series([int(cell["cell"])], ["couple"], replicate=0)
+    daily = own[own.role == "a"].sort_values("day")["cycle_intensity"].to_numpy()
+    episodes = flare_episodes(weekly_intensity(daily), PARAMETERS["high_intensity"].default,
+                              PARAMETERS["quiet_intensity"].default)
+    caption = panels["animation"].caption
+    assert episodes, "quick.toml's most intense cell has a couple that flares up"
+    onset = episodes[0][0]
+    assert f"the cycle takes hold on day {onset} " in caption
+    expected = "before the scheduled" if onset < 30 else "at the scheduled" if onset <= 44 else "after the scheduled"
+    assert expected in caption, caption
+
+
+def test_captions_name_a_conflict_day_other_than_the_default(tmp_path):
+    """A spec whose conflict is on day 45 (the default is no scheduled conflict): every caption says day 45."""
+    text = (ROOT / "experiments" / "quick.toml").read_text().replace("shock_day = 30", "shock_day = 45")
+    assert "shock_day = 45" in text
+    spec = tmp_path / "late_conflict.toml"
+    spec.write_text(text.replace("replicates = 10", "replicates = 6"))
+    results = load(sweep(load_spec(spec), tmp_path / "late", workers=1).out)
+    captions = [p.caption for p in all_panels(results)]
+    assert _conflict_days_named(captions) == {45}
+    assert sum("day 45" in c for c in captions) >= 2          # the followed cells and the phase portrait at least
+
+
+def _stub(shock_day: int) -> Results:
+    spec = {"days": 120, "fixed": {"shock_day": shock_day}}
+    return Results(Path("."), {"spec_resolved": {"spec": spec}, "factor_names": ["pairing", "responsiveness"]},
+                   pd.DataFrame())
+
+
+@pytest.mark.parametrize("start, words", [
+    (2, "in the first week, before the scheduled conflict on day 30"),
+    (30, "at the scheduled conflict on day 30"),
+    (79, "50 days after the scheduled conflict on day 30"),
+])
+def test_the_animation_says_when_its_couple_flares_relative_to_the_conflict(start, words):
+    """A couple whose cycle intensity jumps to 0.5 on day ``start``: its weekly average reaches 0.2 a day later.
+
+    (A quarter of the way each day, WEEKLY = 0.25: 0.125 then 0.22.) A couple that escalates in its first week
+    is never said to do so "after the conflict".
+    """
+    days = np.arange(121)
+    intensity = np.where(days >= start, 0.5, 0.0)
+    said = _animation_words(_stub(30), days, intensity, "a", "b")
+    assert f"the cycle takes hold on day {start + 1} " in said and words in said, said
+    assert ("after" in said) == (start > 30)
+
+
+def test_the_followed_cells_are_compared_by_what_differs():
+    results = _stub(30)
+    first = pd.Series({"pairing": "anxious-avoidant", "responsiveness": 0.2})
+    assert _contrast_words(results, first, first.replace(0.2, 0.8)) == \
+        "the same pairing with more responsiveness (0.80)"
+    other = pd.Series({"pairing": "secure-secure", "responsiveness": 0.2})
+    assert _contrast_words(results, first, other) == "secure-secure couples"
+    assert "more" not in _contrast_words(results, first, other) and "less" not in _contrast_words(results, first, other)
 
 
 def test_the_episode_caption_reads_its_days_from_the_couple_it_shows(grid_results):

@@ -19,6 +19,10 @@ PARAMETER_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c
                      "#7f7f7f", "#bcbd22")
 
 
+# Legend entries, each also its traces' legend group, so the legend names exactly what is drawn.
+POSTERIOR, TRUE_VALUE = "posterior mean and 90% interval", "true value"
+
+
 def _grid(count: int, columns: int = 4) -> tuple[int, int]:
     return (count + columns - 1) // columns, min(count, columns)
 
@@ -36,12 +40,12 @@ def posteriors(summary: pd.DataFrame) -> Panel:
         fig.add_trace(go.Scatter(x=x, y=part["mean"], mode="markers", marker=dict(size=4, color="#1f77b4"),
                                  error_y=dict(type="data", symmetric=False, array=part["high_90"] - part["mean"],
                                               arrayminus=part["mean"] - part["low_90"], width=0, thickness=1),
-                                 name="posterior mean and 90% interval", legendgroup="posterior",
+                                 name=POSTERIOR, legendgroup=POSTERIOR,
                                  showlegend=i == 0, customdata=part["couple"],
                                  hovertemplate="couple %{customdata}: %{y:.2f}<extra></extra>"), row=r, col=c)
         if known:
-            fig.add_trace(go.Scatter(x=x, y=part["true"], mode="markers", name="true value",
-                                     marker=dict(size=5, color="#d62728", symbol="x"), legendgroup="true",
+            fig.add_trace(go.Scatter(x=x, y=part["true"], mode="markers", name=TRUE_VALUE,
+                                     marker=dict(size=5, color="#d62728", symbol="x"), legendgroup=TRUE_VALUE,
                                      showlegend=i == 0), row=r, col=c)
         low, high = part["prior_low"].iloc[0], part["prior_high"].iloc[0]
         fig.update_yaxes(range=[low, high], row=r, col=c)

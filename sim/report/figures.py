@@ -13,11 +13,13 @@ from plotly.subplots import make_subplots
 
 from sim.outcomes import flare_episodes, weekly_intensity
 from sim.report import interventions
+from sim.report.colours import fade, level_colours
 from sim.report.panel import Panel
 from sim.report.results import Results
 from sim.schema import CLASS_COLOURS, CLASSES, ROLE_COLOURS
 
 SUPPORT = ("responsiveness", "goal_support")
+ANXIOUS_STYLES = ("anxious", "fearful")     # the styles whose partner pursues: the one the report follows
 
 
 def anxious_role(pairing: str) -> str:
@@ -25,7 +27,7 @@ def anxious_role(pairing: str) -> str:
     styles = pairing.split("-")
     # strict=False: a pairing without a dash ("custom") splits into one piece that is no style; it falls to "a".
     for role, style in zip("ab", styles, strict=False):
-        if style in ("anxious", "fearful"):
+        if style in ANXIOUS_STYLES:
             return role
     return "a"
 
@@ -46,7 +48,14 @@ def _anxiety_change_column(results: Results, role: str) -> tuple[str, str]:
 
 
 def _has_support_grid(results: Results) -> bool:
-    return all(name in results.factor_names for name in SUPPORT)
+    """Whether the design crosses responsiveness and goal support as factors: a grid, not sampled points."""
+    factors = results.manifest["spec_resolved"]["spec"].get("factors", {})
+    return all(name in factors for name in SUPPORT)
+
+
+def pairing_colours(results: Results) -> dict[str, str]:
+    """The page's colour of each pairing, in the design's order: every figure that colours by pairing uses it."""
+    return level_colours(results.cells["pairing"])
 
 
 def _grid(cells: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -169,7 +178,8 @@ def chosen_cells(results: Results) -> tuple[pd.Series, pd.Series] | None:
 
     In the pairing with the widest contrast (anxious-avoidant when present), at the middle goal-support
     level: the cell in the middle of the responsiveness range where most couples escalate, and the cell
-    in the middle of the range where most settle. Without a support grid: the most and least intense cells.
+    in the middle of the range where most settle. Without a support grid: the most and least intense cells
+    of one pairing.
     """
     cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
     if _has_support_grid(results):
@@ -182,7 +192,11 @@ def chosen_cells(results: Results) -> tuple[pd.Series, pd.Series] | None:
         escalating, settling = line[line.active >= 0.5], line[line.active < 0.5]
         if len(escalating) and len(settling):
             return escalating.iloc[len(escalating) // 2], settling.iloc[len(settling) // 2]
-    ordered = cells.sort_values("intensity_mean_mean")
+    # The most and the least intense cell of the pairing where they differ most, so that the two differ in the
+    # other factors only; across pairings when no pairing has two cells.
+    spread = cells.groupby("pairing", sort=False)["intensity_mean_mean"].agg(lambda s: s.max() - s.min())
+    part = cells[cells.pairing == spread.idxmax()] if len(cells) else cells
+    ordered = (part if len(part) >= 2 else cells).sort_values("intensity_mean_mean", kind="stable")
     if len(ordered) < 2:
         return None
     return ordered.iloc[-1], ordered.iloc[0]
@@ -202,14 +216,19 @@ def _everyday_conflicts(results: Results) -> str | None:
     return f"about one every {1 / rate:.0f} days" if rate > 0 else None
 
 
-def _flare_words(results: Results) -> str:
-    """How the settling cell's cycle is described: flaring at the spec's conflicts, or staying calm."""
+def _conflict_sentence(results: Results) -> str:
+    """The spec's conflicts in one sentence: the scheduled one and the everyday ones, or none."""
     day, everyday = conflict_day(results), _everyday_conflicts(results)
     if day and everyday:
-        return f"flare at the conflict on day {day} and at everyday conflicts ({everyday}) and die down"
+        return f" Every couple has a scheduled conflict on day {day} and everyday conflicts, {everyday}."
     if day:
-        return f"flare at the conflict on day {day} and die down"
-    return f"flare at everyday conflicts ({everyday}) and die down" if everyday else "stay low"
+        return f" Every couple has a scheduled conflict on day {day}."
+    return f" Couples have everyday conflicts, {everyday}." if everyday else ""
+
+
+# Days after the scheduled conflict within which a rise is its doing: the weekly average the flare-up rule
+# reads (WEEKLY, a 7-day centre of mass) follows a jump within about a week, so two weeks cover it.
+CONFLICT_WINDOW = 14
 
 
 def _cell_label(results: Results, cell: pd.Series) -> str:
@@ -228,8 +247,7 @@ def trajectories(results: Results) -> Panel | None:
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q25", "q50", "q75"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("in the cycle", "settling"), chosen,
-                                                                        strict=True)]
+    titles = [_panel_title(results, c) for c in chosen]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.04)
     for col, cell in enumerate(chosen, start=1):
         part = series[series.cell == cell["cell"]]
@@ -239,11 +257,12 @@ def trajectories(results: Results) -> Panel | None:
                 wide = rows.pivot_table(index="day", columns="statistic", values=variable)
                 colour = ROLE_COLOURS[role]
                 name = f"partner {role} {variable}"
-                fig.add_trace(go.Scatter(x=wide.index, y=wide["q75"], line=dict(width=0), showlegend=False,
-                                         hoverinfo="skip", legendgroup=name), row=1, col=col)
-                fig.add_trace(go.Scatter(x=wide.index, y=wide["q25"], line=dict(width=0), fill="tonexty",
-                                         fillcolor=_fade(colour), showlegend=False, hoverinfo="skip",
-                                         legendgroup=name), row=1, col=col)
+                fig.add_trace(go.Scatter(x=wide.index, y=wide["q75"], line=dict(width=0, color=colour),
+                                         showlegend=False, hoverinfo="skip", name=name, legendgroup=name),
+                              row=1, col=col)
+                fig.add_trace(go.Scatter(x=wide.index, y=wide["q25"], line=dict(width=0, color=colour),
+                                         fill="tonexty", fillcolor=fade(colour), showlegend=False, hoverinfo="skip",
+                                         name=name, legendgroup=name), row=1, col=col)
                 fig.add_trace(go.Scatter(x=wide.index, y=wide["q50"], name=name, legendgroup=name,
                                          line=dict(color=colour, dash=dash, width=2), showlegend=col == 1,
                                          hovertemplate="day %{x}<br>median %{y:.3f}<extra>" + name + "</extra>"),
@@ -251,43 +270,113 @@ def trajectories(results: Results) -> Panel | None:
         fig.update_xaxes(title_text="day", row=1, col=col)
     fig.update_yaxes(title_text="pursuit / withdrawal (0-1)", range=[0, 1], row=1, col=1)
     fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20), legend=dict(orientation="h", y=-0.2))
-    return Panel("trajectories", "The cycle over time, in the cycle and settling", (
+    return Panel("trajectories", "The cycle over time in two cells", (
         "Pursuit (solid) and withdrawal (dotted) of both partners, day by day: the line is the median couple of "
-        f"the cell, the band the middle half of couples. Left, a cell where {_active_words(chosen[0])}. Right, a "
-        f"cell where they {_flare_words(results)} (the cells are named above each panel)."), fig)
+        f"the cell, the band the middle half of couples. Left, {_cell_label(results, chosen[0])}: "
+        f"{_cell_words(results, chosen[0])}. Right, {_contrast_words(results, *chosen)}: "
+        f"{_cell_words(results, chosen[1])}.{_conflict_sentence(results)}"), fig)
 
 
-def _active_words(cell: pd.Series) -> str:
-    """How the active cell's couples live their cycle, from its class shares."""
-    escalating, cycling = float(cell["share_escalating"]), float(cell["share_cycling"])
-    if escalating >= cycling:
-        return (f"{escalating:.0%} of couples escalate: one partner's pursuit and the other's withdrawal climb "
-                "together and stay high")
-    return (f"{cycling:.0%} of couples cycle, flaring up and calming again, each couple at its own times, so the "
-            "median rises with the first conflicts and the band stays wide (the next figure follows one flare-up)")
+def _dominant(cell: pd.Series) -> tuple[str, float]:
+    """The classification most of the cell's couples received, and their share."""
+    shares = {label: float(cell[f"share_{label}"]) for label in CLASSES}
+    label = max(shares, key=shares.get)
+    return label, shares[label]
 
 
-def _fade(colour: str, alpha: float = 0.18) -> str:
-    r, g, b = int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-    return f"rgba({r},{g},{b},{alpha})"
+def _panel_title(results: Results, cell: pd.Series) -> str:
+    """A followed cell's panel title: what most of its couples did, then the cell ("90% cycling: ...")."""
+    label, share = _dominant(cell)
+    return f"{share:.0%} {label}: {_cell_label(results, cell)}"
+
+
+def _contrast_words(results: Results, first: pd.Series, second: pd.Series) -> str:
+    """How the second followed cell differs from the first, factor by factor ("the same pairing with more ...")."""
+    head = "the same pairing" if first["pairing"] == second["pairing"] else f"{second['pairing']} couples"
+    changes = []
+    for name in results.factor_names:
+        if name == "pairing" or first[name] == second[name]:
+            continue
+        words, value = name.replace("_", " "), second[name]
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            shown = f"{value:.2f}" if isinstance(value, (float, np.floating)) else str(value)   # as _cell_label
+            changes.append(f"{'more' if value > first[name] else 'less'} {words} ({shown})")
+        else:
+            changes.append(f"{words} {value}")
+    return head + (f" with {' and '.join(changes)}" if changes else "")
+
+
+# What the couples of each classification do, for captions that list a cell's shares.
+CLASS_VERBS = {"escalating": "escalate", "cycling": "keep cycling", "settling": "settle",
+               "secure-stable": "stay secure-stable", "dissolved": "split up"}
+
+
+def _share_list(parts: list[tuple[float, str]]) -> str:
+    """Shares in words, the nonzero ones only: "60% of couples settle and 40% stay secure-stable"."""
+    kept = [(share, words) for share, words in parts if share > 0]
+    said = [f"{share:.0%}{'' if i else ' of couples'} {words}" for i, (share, words) in enumerate(kept)]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def _cell_words(results: Results, cell: pd.Series) -> str:
+    """How a followed cell's couples lived their cycle, from its class shares and its mean intensity."""
+    shares = {label: float(cell[f"share_{label}"]) for label in CLASSES}
+    words = _share_list([(shares[label], CLASS_VERBS[label]) for label in CLASSES])
+    most = _dominant(cell)[0]
+    if most == "escalating":
+        words += "; in escalating couples one partner's pursuit and the other's withdrawal climb together and stay high"
+    elif most == "cycling":
+        words += "; cycling couples flare up and calm again, each at its own times, so the band stays wide"
+    return words + _conflict_response(results, cell)
+
+
+def _mean_weekly_intensity(results: Results, cell: pd.Series) -> pd.Series:
+    """The cell's mean weekly cycle intensity by day (the raw daily mean when the series skips days)."""
+    mean = results.series([int(cell["cell"])], ["mean"])
+    daily = mean[mean.role == "a"].set_index("day")["cycle_intensity"].sort_index()
+    days = daily.index.to_numpy()
+    # The weekly average is linear, so the mean couple's weekly intensity is the mean of the couples' own.
+    return pd.Series(weekly_intensity(daily.to_numpy()), index=days) if _daily(days) else daily
+
+
+def _conflict_response(results: Results, cell: pd.Series) -> str:
+    """Whether the scheduled conflict stirred the cell's cycle, from its mean weekly intensity around that day."""
+    day = conflict_day(results)
+    if day is None:
+        return ""
+    quiet = float(results.held("quiet_intensity"))
+    weekly = _mean_weekly_intensity(results, cell)
+    after = weekly[(weekly.index >= day) & (weekly.index <= day + CONFLICT_WINDOW)]
+    if after.empty:
+        return ""
+    peak = float(after.max())
+    if peak < quiet:
+        return (f"; even the conflict on day {day} hardly stirs them (their mean weekly intensity stays below "
+                f"{quiet:g}, the calm threshold)")
+    later = weekly[weekly.index > after.idxmax()]
+    calmed = bool(len(later)) and float(later.min()) < quiet
+    return (f"; the conflict on day {day} stirs their cycle (mean weekly intensity up to {peak:.2f})"
+            + (" and it calms again" if calmed else ""))
 
 
 def phase_portrait(results: Results) -> Panel | None:
-    """Anxious partner's pursuit against the other's withdrawal, day by day, in an escalating and a settling cell."""
+    """The pursuer's pursuit against the other's withdrawal, day by day, in the two followed cells."""
     chosen = chosen_cells(results)
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q50"])
-    titles = [f"{kind}: {_cell_label(results, c)}" for kind, c in zip(("in the cycle", "settling"), chosen,
-                                                                        strict=True)]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.06)
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=[_panel_title(results, c) for c in chosen],
+                        horizontal_spacing=0.06)
+    quiet = float(results.held("quiet_intensity"))
+    paths = []
     for col, cell in enumerate(chosen, start=1):
-        pursuer = anxious_role(str(cell["pairing"])) if "-" in str(cell["pairing"]) else "a"
+        pursuer = anxious_role(str(cell["pairing"]))
         other = "b" if pursuer == "a" else "a"
         part = series[series.cell == cell["cell"]]
-        x = part[part.role == pursuer].set_index("day")["pursuit"]
-        y = part[part.role == other].set_index("day")["withdrawal"]
-        fig.add_trace(go.Scatter(x=x, y=y.reindex(x.index), mode="lines+markers", showlegend=False,
+        x = part[part.role == pursuer].set_index("day")["pursuit"].sort_index()
+        y = part[part.role == other].set_index("day")["withdrawal"].reindex(x.index)
+        paths.append(_path_words(results, x * y, quiet))
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", showlegend=False,
                                  marker=dict(size=4, color=x.index, colorscale="Viridis", showscale=col == 2,
                                              colorbar=dict(title="day")),
                                  line=dict(color="rgba(120,120,120,0.4)", width=1),
@@ -296,13 +385,37 @@ def phase_portrait(results: Results) -> Panel | None:
         fig.update_xaxes(title_text=f"partner {pursuer} pursuit (median)", range=[0, 1], row=1, col=col)
     fig.update_yaxes(title_text="other partner's withdrawal (median)", range=[0, 1], row=1, col=1)
     fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20))
+    who = ("the anxious partner" if all(_has_anxious(str(c["pairing"])) for c in chosen)
+           else "the anxious partner (partner a where neither is anxious)")
     return Panel("phase", "Phase portrait: pursuit against withdrawal", (
-        "Each dot is a day (dark = early, yellow = late): across, how much the anxious partner pursues; up, "
-        "how much the other partner withdraws (medians over the cell's couples). When the cycle flares the path "
-        "runs up and to the right, pursuit and withdrawal feeding each other; in a settling cell it stays near "
-        "the bottom-left, calm"
-        + (f", returning there after the conflict on day {day} pushes it out." if (day := conflict_day(results))
-           else ".")), fig)
+        f"Each dot is a day (dark = early, yellow = late): across, how much {who} pursues; up, how much the other "
+        "partner withdraws (medians over the cell's couples). When the cycle flares the path runs up and to the "
+        f"right, pursuit and withdrawal feeding each other; near the bottom-left corner (the two medians' product "
+        f"below {quiet:g}, the calm threshold) the couple is calm. Left, {paths[0]}. Right, {paths[1]}."), fig)
+
+
+def _has_anxious(pairing: str) -> bool:
+    """Whether a pairing has an anxious (or fearful) partner, the one whose pursuit the figures follow."""
+    return any(style in ANXIOUS_STYLES for style in pairing.split("-"))
+
+
+def _path_words(results: Results, product: pd.Series, quiet: float) -> str:
+    """Where a phase-portrait path goes, from its own points: whether and when it leaves the calm corner."""
+    day = conflict_day(results)
+    out = product[product >= quiet]
+    if out.empty:
+        return "the path stays in the calm corner throughout" + (f", even after the conflict on day {day}" if day
+                                                                 else "")
+    left = int(out.index[0])
+    if day is not None and day <= left <= day + CONFLICT_WINDOW:
+        words = f"the conflict on day {day} pushes the path out of the calm corner"
+    elif day is not None and left < day:
+        words = f"the path leaves the calm corner on day {left}, before the conflict on day {day}"
+    else:
+        words = f"the path leaves the calm corner on day {left}"
+    back = product[product.index > out.index[-1]]
+    return words + (f"; it is back by day {int(back.index[0])}" if len(back) else
+                    f"; it is still out on day {int(product.index[-1])}, the last")
 
 
 def support_balance(results: Results) -> Panel | None:
@@ -328,11 +441,12 @@ def support_balance(results: Results) -> Panel | None:
             line = part[np.isclose(part["responsiveness"], value)].sort_values("goal_support")
             colour = colours[label]
             name = f"{label} responsiveness ({value:.2f})"
-            fig.add_trace(go.Scatter(x=line["goal_support"], y=line[f"{base}_ci_high"], line=dict(width=0),
+            fig.add_trace(go.Scatter(x=line["goal_support"], y=line[f"{base}_ci_high"],
+                                     line=dict(width=0, color=colour), name=name, legendgroup=name,
                                      showlegend=False, hoverinfo="skip"), row=1, col=i)
-            fig.add_trace(go.Scatter(x=line["goal_support"], y=line[f"{base}_ci_low"], line=dict(width=0),
-                                     fill="tonexty", fillcolor=_fade(colour, 0.2), showlegend=False,
-                                     hoverinfo="skip"), row=1, col=i)
+            fig.add_trace(go.Scatter(x=line["goal_support"], y=line[f"{base}_ci_low"],
+                                     line=dict(width=0, color=colour), fill="tonexty", fillcolor=fade(colour, 0.2),
+                                     name=name, legendgroup=name, showlegend=False, hoverinfo="skip"), row=1, col=i)
             fig.add_trace(go.Scatter(x=line["goal_support"], y=line[column], name=name, legendgroup=name,
                                      showlegend=i == 1, line=dict(color=colour, width=2),
                                      hovertemplate="goal support %{x:.2f}<br>change %{y:+.3f}<extra>" + name +
@@ -359,44 +473,56 @@ def other_factors(results: Results) -> Panel | None:
     caption_tail = ("Share of couples escalating or cycling" if numeric else "")
     if len(numeric) >= 2:
         x_name, y_name = numeric[:2]
+        x_words, y_words = x_name.replace("_", " "), y_name.replace("_", " ")
         fig = make_subplots(rows=1, cols=len(pairings), shared_yaxes=True, subplot_titles=pairings)
+        sampled = False
         for i, pairing in enumerate(pairings, start=1):
             part = cells[cells.pairing == pairing]
             grid = part.pivot_table(index=y_name, columns=x_name, values="active", aggfunc="mean")
             if grid.size == len(part) and grid.notna().all().all():
-                fig.add_trace(go.Heatmap(x=grid.columns, y=grid.index, z=grid.to_numpy(), coloraxis="coloraxis"),
-                              row=1, col=i)
+                fig.add_trace(go.Heatmap(x=grid.columns, y=grid.index, z=grid.to_numpy(), coloraxis="coloraxis",
+                                         name=pairing, showlegend=False), row=1, col=i)
             else:   # sampled designs: one point per cell
-                fig.add_trace(go.Scatter(x=part[x_name], y=part[y_name], mode="markers",
+                sampled = True
+                fig.add_trace(go.Scatter(x=part[x_name], y=part[y_name], mode="markers", name=pairing,
+                                         showlegend=False,       # the colour is the share, on the colour bar
                                          marker=dict(color=part["active"], coloraxis="coloraxis", size=9)),
                               row=1, col=i)
-            fig.update_xaxes(title_text=x_name, row=1, col=i)
-        fig.update_yaxes(title_text=y_name, row=1, col=1)
+            fig.update_xaxes(title_text=x_words, row=1, col=i)
+        fig.update_yaxes(title_text=y_words, row=1, col=1)
         fig.update_layout(coloraxis=dict(colorscale="Reds", cmin=0, cmax=1,
                                          colorbar=dict(title="share escalating<br>or cycling")), height=400)
-        return Panel("factors", f"{caption_tail} over {x_name} and {y_name}", (
-            f"{caption_tail} in each design cell, over the two factors {x_name} (across) and {y_name} (up), one "
-            "panel per pairing. Red: the cycle takes hold."), fig)
+        others = (f" The design's other factors ({', '.join(n.replace('_', ' ') for n in numeric[2:])}) vary too, "
+                  "so neighbouring points can differ in them." if len(numeric) > 2 else "")
+        return Panel("factors", f"{caption_tail} over {x_words} and {y_words}", (
+            f"{caption_tail} in each design cell ({'one dot per sampled point' if sampled else 'a grid'}), over "
+            f"{x_words} (across) and {y_words} (up), one panel per pairing. Red: the cycle takes hold.{others}"),
+            fig)
     if len(numeric) == 1:
         name = numeric[0]
         fig = make_subplots(rows=1, cols=2, subplot_titles=["share escalating or cycling", "mean cycle intensity"])
+        colours = pairing_colours(results)
         for pairing in pairings:
             part = cells[cells.pairing == pairing].sort_values(name)
+            look = dict(line=dict(color=colours[pairing]), marker=dict(color=colours[pairing]))
             fig.add_trace(go.Scatter(x=part[name], y=part["active"], name=pairing, legendgroup=pairing,
-                                     mode="lines+markers"), row=1, col=1)
+                                     mode="lines+markers", **look), row=1, col=1)
             fig.add_trace(go.Scatter(x=part[name], y=part["intensity_mean_mean"], name=pairing,
-                                     legendgroup=pairing, showlegend=False, mode="lines+markers",
-                                     error_y=dict(type="data", symmetric=False,
+                                     legendgroup=pairing, showlegend=False, mode="lines+markers", **look,
+                                     error_y=dict(type="data", symmetric=False, color=colours[pairing],
                                                   array=part["intensity_mean_ci_high"] - part["intensity_mean_mean"],
                                                   arrayminus=part["intensity_mean_mean"]
                                                   - part["intensity_mean_ci_low"])),
                           row=1, col=2)
-        fig.update_xaxes(title_text=name)
+        words = name.replace("_", " ")
+        fig.update_xaxes(title_text=words)
         fig.update_layout(height=400)
-        return Panel("factors", f"Escalation and intensity against {name}", (
-            f"Left: share of couples whose cycle escalated or kept cycling at each level of {name}; right: mean "
+        return Panel("factors", f"Escalation and intensity against {words}", (
+            f"Left: share of couples whose cycle escalated or kept cycling at each level of {words}; right: mean "
             "cycle intensity with 95% confidence intervals. One line per pairing."), fig)
-    fig = go.Figure(go.Bar(x=pairings, y=[cells.loc[cells.pairing == p, "active"].mean() for p in pairings]))
+    colours = pairing_colours(results)
+    fig = go.Figure(go.Bar(x=pairings, y=[cells.loc[cells.pairing == p, "active"].mean() for p in pairings],
+                           marker_color=[colours[p] for p in pairings]))
     fig.update_layout(height=350, yaxis=dict(title="share escalating or cycling", range=[0, 1]))
     return Panel("factors", "Escalation by pairing", "Share of couples escalating or cycling in each pairing.", fig)
 
@@ -410,7 +536,7 @@ def couple_animation(results: Results) -> Panel | None:
     own = results.series([cell["cell"]], ["couple"], replicate=0)
     if own.empty:
         return None
-    pursuer = anxious_role(str(cell["pairing"])) if "-" in str(cell["pairing"]) else "a"
+    pursuer = anxious_role(str(cell["pairing"]))
     other = "b" if pursuer == "a" else "a"
     days = np.sort(own["day"].unique())
     by_role = {role: own[own.role == role].set_index("day").reindex(days) for role in "ab"}
@@ -423,11 +549,12 @@ def couple_animation(results: Results) -> Panel | None:
     def traces(k: int) -> list[go.Scatter]:
         upto = slice(0, k + 1)
         return [
-            go.Scatter(x=days[upto], y=pursuit[upto], name=f"partner {pursuer} pursues", line=dict(color="#c0392b")),
+            go.Scatter(x=days[upto], y=pursuit[upto], name=f"partner {pursuer} pursues",
+                       line=dict(color=ROLE_COLOURS[pursuer])),
             go.Scatter(x=days[upto], y=withdrawal[upto], name=f"partner {other} withdraws",
-                       line=dict(color="#2471a3")),
+                       line=dict(color=ROLE_COLOURS[other])),
             go.Scatter(x=days[upto], y=distress[pursuer][upto], name=f"partner {pursuer} distress",
-                       line=dict(color="#c0392b", dash="dot", width=1)),
+                       line=dict(color=ROLE_COLOURS[pursuer], dash="dot", width=1)),
             go.Scatter(x=pursuit[upto], y=withdrawal[upto], mode="lines", line=dict(color="rgba(90,90,90,0.35)"),
                        showlegend=False, xaxis="x2", yaxis="y2"),
             go.Scatter(x=[pursuit[k]], y=[withdrawal[k]], mode="markers", marker=dict(size=16, color="#8e44ad"),
@@ -455,22 +582,53 @@ def couple_animation(results: Results) -> Panel | None:
             dict(label=str(int(days[k])), method="animate",
                  args=[[str(int(days[k]))], dict(mode="immediate", frame=dict(duration=0, redraw=False))])
             for k in shown])])
+    label, share = _dominant(cell)
     return Panel("animation", "One couple's cycle, day by day", (
-        f"A single couple from the cell in the cycle ({_cell_label(results, cell)}). Press Play, or drag the slider. "
-        f"Watch partner {pursuer}'s distress and pursuit rise {_onset_words(results, days, intensity)}, "
-        f"partner {other} answer with withdrawal, and each push the other further: on the right the purple dot "
-        "climbs towards the corner where pursuit meets withdrawal and the cycle feeds itself"
-        f"{_return_words(results, days, intensity)}."), fig)
+        f"A single couple of the cell {_cell_label(results, cell)} ({share:.0%} {label}). Press Play, or drag the "
+        f"slider. {_animation_words(results, days, intensity, pursuer, other)}"), fig)
 
 
-def _return_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
-    """Whether this couple's flare-ups ended, from its own daily series (the tracker's flare-up rule)."""
-    if not _daily(days):
+def _animation_words(results: Results, days: np.ndarray, intensity: np.ndarray, pursuer: str, other: str) -> str:
+    """What to watch in the teaching couple, from its own series and the tracker's flare-up rule.
+
+    When its cycle takes hold is the onset of its first flare-up (weekly intensity reaching high_intensity),
+    as the flare-up figure and the classification count it, placed before, at or after the spec's conflict.
+    """
+    high, quiet = float(results.held("high_intensity")), float(results.held("quiet_intensity"))
+    if _daily(days):
+        episodes = flare_episodes(weekly_intensity(intensity), high, quiet)
+        onset = int(days[episodes[0][0]]) if episodes else None
+        rule = f"its weekly cycle intensity reaches {high:g}"
+    else:                                                   # a thinned series: no weekly average to follow
+        episodes, above = None, np.flatnonzero(intensity >= high)
+        onset = int(days[above[0]]) if len(above) else None
+        rule = f"its cycle intensity on the days kept reaches {high:g}"
+    if onset is None:
+        return (f"This couple never flares up ({rule.replace('reaches', 'stays below')}): partner {pursuer}'s "
+                f"pursuit and partner {other}'s withdrawal never feed each other for long, and on the right the "
+                "purple dot stays away from the top-right corner where the cycle feeds itself.")
+    day = conflict_day(results)
+    if day is None:
+        timing = ""
+    elif onset < day:
+        timing = f", {'in the first week, ' if onset < 7 else ''}before the scheduled conflict on day {day}"
+    elif onset <= day + CONFLICT_WINDOW:
+        timing = f", at the scheduled conflict on day {day}"
+    else:
+        timing = f", {onset - day} days after the scheduled conflict on day {day}"
+    return (f"Watch partner {pursuer}'s distress and pursuit rise and partner {other} answer with withdrawal, each "
+            f"pushing the other further: the cycle takes hold on day {onset} ({rule}){timing}. On the right the "
+            "purple dot climbs towards the corner where pursuit meets withdrawal and the cycle feeds itself"
+            f"{_return_words(days, episodes)}.")
+
+
+def _return_words(days: np.ndarray, episodes: list[tuple[int, int | None]] | None) -> str:
+    """Whether this couple's flare-ups ended, from its own episodes (None: a thinned series, nothing to say)."""
+    if not episodes:
         return ""
-    complete = [e for e in flare_episodes(weekly_intensity(intensity), float(results.held("high_intensity")),
-                                          float(results.held("quiet_intensity"))) if e[1] is not None]
+    complete = [e for e in episodes if e[1] is not None]
     if not complete:
-        return ""
+        return f", and stays there: its flare-up has not ended by day {int(days[-1])}"
     return (f", then falls back as the flare-up ends; this couple flared up and calmed {len(complete)} "
             f"time{'s' if len(complete) != 1 else ''}")
 
@@ -508,7 +666,7 @@ def _episode_panel(results, cell, replicate, days, by_role, weekly, complete, hi
     start, stop = max(0, onset - 30), min(len(days) - 1, calm + 30)
     window = slice(start, stop + 1)
     pairing = str(cell["pairing"])
-    pursuer = anxious_role(pairing) if "-" in pairing else "a"
+    pursuer = anxious_role(pairing)
     other = "b" if pursuer == "a" else "a"
     fig = go.Figure()
     fig.add_vrect(x0=int(days[onset]), x1=int(days[calm]), fillcolor="rgba(192,57,43,0.08)", line_width=0)
@@ -538,24 +696,6 @@ def _episode_panel(results, cell, replicate, days, by_role, weekly, complete, hi
         f"{_partner_label(pairing, pursuer).capitalize()} pursues and {_partner_label(pairing, other)} withdraws "
         "while both are distressed (dotted); the flare-up ends as unanswered pursuit turns to despair and the "
         f"withdrawer soothes, and the couple is calm again.{again}"), fig)
-
-
-def _onset_words(results: Results, days: np.ndarray, intensity: np.ndarray) -> str:
-    """When this couple's cycle took hold, from its own series: before, at or after the spec's conflict day."""
-    high = float(results.held("high_intensity"))
-    above = np.flatnonzero(intensity >= high)
-    if not len(above):
-        return "and fall back"
-    onset = int(days[above[0]])
-    day, everyday = conflict_day(results), _everyday_conflicts(results)
-    trigger = f"at one of the couple's everyday conflicts ({everyday})" if everyday else "from the first weeks"
-    if day is None:
-        return f"until the cycle takes hold on day {onset}" + (f", {trigger}" if everyday else "")
-    if onset < day:
-        return f"{trigger}: the cycle takes hold on day {onset}, before the scheduled conflict on day {day}"
-    if onset == day:
-        return f"at the scheduled conflict on day {day}"
-    return f"after the conflict on day {day} (the cycle takes hold on day {onset})"
 
 
 BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_map, trajectories, episode,

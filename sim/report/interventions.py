@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
+from sim.report.colours import NONE_COLOUR, level_colours
 from sim.report.panel import Panel
 from sim.report.results import Results
 from sim.schema import window_length
@@ -20,7 +21,7 @@ from sim.schema import window_length
 NONE = "none"
 ACTIVE = ("escalating", "cycling")
 CALM = ("settling", "secure-stable")
-DAY_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+WITHOUT = "no intervention"
 
 
 def _applies(results: Results) -> bool:
@@ -49,6 +50,16 @@ def _focus(results: Results) -> tuple[pd.DataFrame, str]:
     return cells.assign(start_day=_start_days(results, cells)), note
 
 
+def _begun(day: int) -> str:
+    return f"begun on day {day}"
+
+
+def day_colours(results: Results) -> dict[int, str]:
+    """The page's colour of each start day, earliest first: both intervention figures draw a day in it."""
+    cells, _ = _focus(results)
+    return level_colours(sorted(int(d) for d in cells["start_day"].unique()))
+
+
 def intervention_timecourse(results: Results) -> Panel | None:
     """Mean cycle intensity over time with each intervention, begun on each start day, and without any."""
     if not _applies(results):
@@ -59,28 +70,31 @@ def intervention_timecourse(results: Results) -> Panel | None:
     series = results.series(cells["cell"].tolist(), ["mean"])
     series = series[series.role == "a"].set_index("cell")       # intensity is the couple's: the same on both roles
     without = cells[cells.intervention == NONE].iloc[0]
+    colours = day_colours(results)
     columns = min(3, len(recipes))
     rows = -(-len(recipes) // columns)
     fig = make_subplots(rows=rows, cols=columns, shared_xaxes=True, shared_yaxes=True, subplot_titles=recipes,
                         vertical_spacing=0.12, horizontal_spacing=0.04)
     base = series.loc[[without["cell"]]]
+    shown: set[str] = set()        # each start day once in the legend, from whichever panel draws it first
     for k, recipe in enumerate(recipes):
         row, col = k // columns + 1, k % columns + 1
-        fig.add_trace(go.Scatter(x=base["day"], y=base["cycle_intensity"], name="no intervention", legendgroup="none",
-                                 line=dict(color="#7f8c8d", width=3), showlegend=k == 0,
+        fig.add_trace(go.Scatter(x=base["day"], y=base["cycle_intensity"], name=WITHOUT, legendgroup=WITHOUT,
+                                 line=dict(color=NONE_COLOUR, width=3), showlegend=k == 0,
                                  hovertemplate="day %{x}<br>mean intensity %{y:.3f}<extra>none</extra>"),
                       row=row, col=col)
-        for i, day in enumerate(days):
-            colour = DAY_COLOURS[i % len(DAY_COLOURS)]
+        for day in days:
+            colour = colours[int(day)]
             cell = cells[(cells.intervention == recipe) & (cells.start_day == day)]
             if cell.empty:
                 continue
             line = series.loc[[cell.iloc[0]["cell"]]]
-            label = f"begun on day {day}"
+            label = _begun(day)
             fig.add_trace(go.Scatter(x=line["day"], y=line["cycle_intensity"], name=label, legendgroup=label,
-                                     line=dict(color=colour, width=2), showlegend=k == 0,
+                                     line=dict(color=colour, width=2), showlegend=label not in shown,
                                      hovertemplate="day %{x}<br>mean intensity %{y:.3f}<extra>" + recipe
                                      + f", from day {day}</extra>"), row=row, col=col)
+            shown.add(label)
             fig.add_vline(x=day, line=dict(color=colour, dash="dot", width=1), row=row, col=col)
     fig.update_yaxes(range=[0, 1], title_text="mean cycle intensity", col=1)
     fig.update_xaxes(title_text="day", row=rows)
@@ -131,9 +145,10 @@ def intervention_effects(results: Results) -> Panel | None:
     late_days = results.days - window_length(results.days) + 1
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=[
         "share of escalating couples that settle with it", f"fall in mean intensity, days {late_days}-{results.days}"])
-    for i, (day, part) in enumerate(effects.groupby("start_day")):
-        colour = DAY_COLOURS[i % len(DAY_COLOURS)]
-        label = f"begun on day {day}"
+    colours = day_colours(results)
+    for day, part in effects.groupby("start_day"):
+        colour = colours[int(day)]
+        label = _begun(day)
         fig.add_trace(go.Bar(x=part["intervention"], y=part["moved"], name=label, legendgroup=label,
                              marker_color=colour, customdata=part[["escalating_without"]],
                              hovertemplate="%{x}<br>%{y:.0%} of %{customdata[0]} escalating couples settle"
