@@ -253,7 +253,7 @@ def boxes(results: Results) -> Panel | None:
             f"{': ' + ', '.join(input_label(k) for k in unrestricted) if unrestricted else ''}." if unrestricted
             else "")
     return Panel("discovery-boxes", "Where the outcome is likely: PRIM boxes", (
-        " ".join(box_sentences(settings, trajectory, limits)) + " Bars: each input's full range in the runs "
+        " ".join(box_sentences(settings, trajectory, limits)) + " Bars: each input's full range in the design "
         "(grey) and the box's range (coloured, its limits printed); hover for PRIM's quasi-p-value of each limit "
         "(a one-sided binomial test of the box against the box without that limit; small means the limit "
         "matters)." + free + " The limits are in boxes.parquet, the trajectories in peeling.parquet."), fig)
