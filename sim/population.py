@@ -55,6 +55,7 @@ PAIRING_MATRIX = np.array([
     [0.50, 0.25, 0.25, 0.00],
 ])
 
+TRAITS = ("anxiety", "avoidance")    # the two ECR-R dimensions a style is the quadrant of
 PAIRINGS = tuple(f"{x}-{y}" for x, y in product(STYLES, STYLES))
 # The pairings the documentation and the app offer first.
 PRESETS = ("secure-secure", "anxious-avoidant", "anxious-secure", "avoidant-secure",
@@ -260,7 +261,9 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         n_couples: how many couples.
         seed: root seed of the couples' random streams.
         drawn: draw styles, traits and support from realistic distributions
-            (theory.md s.1) instead of repeating the pairing.
+            (theory.md s.1) instead of repeating the pairing. Where
+            ``overrides`` or ``values`` set anxiety or avoidance, each
+            partner's style is then the quadrant of the traits they end with.
         overrides: ``Override`` objects or ``"[selector.]name=value"`` strings,
             applied after the pairing or the draw.
         spawn_keys: one tuple per couple naming its random stream; default ``(c,)``.
@@ -313,6 +316,12 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
             classification[o.name] = o.value
     for key, value in (values or {}).items():
         _set_values(key, value, n_couples, styles, partner, couple, classification)
+    if drawn and any(ParameterKey.parse(key).name in TRAITS for key in [*(o.name for o in checked), *(values or {})]):
+        # A drawn style is the distribution a partner's traits came from; once the spec sets the traits (a factor,
+        # a sampled point, [fixed]) that origin is gone, and the style is the quadrant of the traits the couple has
+        # (the rule of couples built without a pairing). Style-selected settings above picked by the drawn style.
+        styles = style_of(partner["anxiety"], partner["avoidance"]).astype(object)
+        pairing_names = np.array([f"{x}-{y}" for x, y in styles], dtype=object)
     population = Population(pairing_names, styles, partner, couple, classification, keys, spawn)
     if intervention is None:
         return population

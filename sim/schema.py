@@ -19,6 +19,7 @@ HISTOGRAM_BINS = 100        # per variable, day, cell and role: the resolution o
 # table compress (float noise in the last bits of a float32 does not).
 SERIES_DECIMALS = 3
 RESULT_FILES = ("manifest.json", "runs.parquet", "cells.parquet", "series.parquet")
+DISCOVERY_FILES = ("boxes.parquet", "peeling.parquet")   # also written when a sweep's spec has [discovery]
 FORMAT_VERSION = 2          # of the results folder written by `cycles sweep`
 MIXED = "mixed"             # the pairing of a cell whose couples have different pairings (drawn populations)
 

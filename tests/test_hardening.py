@@ -639,7 +639,8 @@ KEYS = st.sampled_from(["name", "purpose", "days", "replicates", "seed", "chunk_
                         "fixed.'b.goal_support'", "fixed.share_anxious", "factors.responsiveness",
                         "factors.intervention", "factors.pairing", "record.sampled_couples", "record.series_every",
                         "sampling.method", "sampling.points", "sampling.bounds", "study.couples",
-                        "study.window_days", "study.formulas", "sensitivity.uncertain", "interventions.call"])
+                        "study.window_days", "study.formulas", "sensitivity.uncertain", "interventions.call",
+                        "discovery.outcome", "discovery.inputs", "discovery.threshold", "discovery.step"])
 
 
 def _with_value(body: str, key: str, value: str) -> str:

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.experiment.spec import Design, Spec
+from sim.experiment.spec import CATEGORICAL_FACTORS, Design, Spec
 from sim.population import Override, Population, make_population
 from sim.selectors import ParameterKey
-
-CATEGORICAL_FACTORS = ("pairing", "intervention")   # factors whose levels are names, not parameter values
 
 
 def fixed_overrides(spec: Spec) -> list[Override]:

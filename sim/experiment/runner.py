@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from sim.dynamics import STATE_FIELDS, cycle_intensity
 from sim.engine import simulate
+from sim.experiment import discovery
 from sim.experiment.execution import Execution
 from sim.experiment.populations import cells_population
 from sim.experiment.spec import Design
@@ -38,6 +39,7 @@ from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
 from sim.schema import (
     CLASSES,
+    DISCOVERY_FILES,
     FORMAT_VERSION,
     MIXED,
     OUTCOME_COLUMNS,
@@ -296,7 +298,8 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
         return SweepResult(out, design.n_runs, 0.0, "none", 0, already_complete=True)
     if force and out.exists():
         shutil.rmtree(chunks_dir, ignore_errors=True)
-        for name in ("runs.parquet", "cells.parquet", "series.parquet", "manifest.json", "report.html"):
+        for name in ("runs.parquet", "cells.parquet", "series.parquet", "manifest.json", "report.html",
+                     *DISCOVERY_FILES):
             (out / name).unlink(missing_ok=True)
     chunks_dir.mkdir(parents=True, exist_ok=True)
     if not state_path.exists():
@@ -326,13 +329,15 @@ def sweep(design: Design, out: str | Path, workers: int | None = None, dask: str
                 merge.advance(done, {index: series})
         merge.close()
     _finish(design, out, chunks_dir, len(chunk_list))
+    discovered = discovery.write(design, out)     # PRIM boxes over the runs, when the spec has [discovery]
     seconds = time.perf_counter() - started
     write_json(manifest_of_design(
         design, "sweep", started_at, seconds, format_version=FORMAT_VERSION, factor_names=design.factor_names,
         seed_rule="numpy.random.SeedSequence(root_seed, spawn_key=(seed_cell, replicate)); seed_cell is the cell, "
                   "or for cells that differ only in intervention and intervention_day the first such cell",
         runs=design.n_runs, cells=design.n_cells, chunks=len(chunk_list), resumed_chunks=resumed,
-        executor=execution.description, complete=True), manifest_path)
+        executor=execution.description, complete=True, **({"discovery": discovered} if discovered else {})),
+        manifest_path)
     # Only now are the chunks dropped: a kill before this line leaves a run that resumes (and merges again).
     shutil.rmtree(chunks_dir)
     return SweepResult(out, design.n_runs, seconds, execution.description, resumed)

@@ -36,6 +36,11 @@ population, parameters held fixed, the factors and what to record::
     sampled_couples = 2          # full daily series kept for this many couples per cell
     series_every = 1             # keep per-cell daily statistics every this many days
 
+    [discovery]                  # optional: PRIM boxes over the runs (sim.experiment.discovery)
+    outcome = "escalating"       # a classification (or a list), or an outcome column with threshold and direction
+    inputs = ["responsiveness"]  # which design inputs a box may restrict (default: every numeric one)
+    boxes = 2                    # boxes found in sequence, each among the runs outside the boxes before it
+
 Validation uses pydantic in strict mode for the structure (``days = "30"``
 or ``days = true`` is an error, not 30 or 1) and the parameter declarations
 (sim.params) for names and ranges; size limits are sim.budget.LIMITS. Every
@@ -56,17 +61,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sim import interventions
 from sim import params as P
 from sim.budget import LIMITS
 from sim.population import PAIRINGS, PRESETS, Override
-from sim.schema import SENSITIVITY_OUTCOMES
+from sim.schema import CLASSES, OUTCOME_COLUMNS, SENSITIVITY_OUTCOMES
 from sim.selectors import ParameterKey
 from sim.study.formula import FormulaError, parse
 
 TARGET_COUPLES_PER_CHUNK = 2000
+CATEGORICAL_FACTORS = ("pairing", "intervention")   # factors whose levels are names, not parameter values
+# What a [discovery] threshold can apply to: every numeric per-couple outcome (dissolved is the class "dissolved").
+THRESHOLD_OUTCOMES = tuple(c for c in OUTCOME_COLUMNS if c not in ("dissolved", "classification"))
 MAX_SPEC_BYTES = 1_000_000
 
 
@@ -378,6 +386,98 @@ class FitSpec(Strict):
         return bounds
 
 
+class DiscoverySpec(Strict):
+    """Scenario discovery over a sweep's runs: PRIM boxes of the inputs where an outcome is likely.
+
+    ``outcome`` names the runs of interest: a classification (or a list of
+    them, e.g. ``["escalating", "cycling"]``: the cycle took hold), or a
+    numeric outcome column with ``threshold`` and ``direction`` (a run is of
+    interest when the value is strictly above, or below, the threshold; a run
+    whose value is undefined, NaN, is not). ``inputs`` are the design's inputs
+    a box may restrict (default: every sampled parameter and numeric factor).
+
+    The defaults, and why: ``peel_alpha = 0.05``, ``paste_alpha = 0.05`` and
+    ``mass_min = 0.05`` are EMA Workbench's own (sim.experiment.discovery
+    runs its PRIM): each step peels 5% of the runs in the box, patient enough
+    that a box is not cut in a few coarse slices, and peeling stops before a
+    box holds fewer than one run in twenty, where it would describe a handful
+    of runs rather than a region. The box reported from each peeling
+    trajectory is the one with the highest coverage whose density is at least
+    ``min_density`` (0.8: four runs in five inside the box show the outcome,
+    a statement to act on; the densest box when none is that dense), the rule
+    R's PRIM package applies with its ``f_min``; ``step`` picks a point on the
+    trajectory instead. ``boxes = 1``: a further box is found among the runs
+    outside the boxes before it and covers what they left, so it is asked
+    for, not given.
+    """
+
+    outcome: str | list[str] = "escalating"
+    threshold: float | None = None
+    direction: Literal["above", "below"] | None = None     # with a threshold; "above" when not given
+    inputs: list[str] | None = None
+    peel_alpha: float = Field(0.05, gt=0.0, le=0.5)
+    paste_alpha: float = Field(0.05, ge=0.0, le=0.5)
+    mass_min: float = Field(0.05, gt=0.0, lt=1.0)
+    min_density: float | None = Field(None, gt=0.0, le=1.0)   # 0.8 unless a step is given (see the docstring)
+    step: int | None = Field(None, ge=0, le=100_000)
+    boxes: int = Field(1, ge=1, le=10)
+
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcome(cls, value):
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("value [] is not allowed; expected a classification, a list of them, or an outcome "
+                             "column")
+        if isinstance(value, str) and value in THRESHOLD_OUTCOMES:
+            return value
+        unknown = [n for n in names if n not in CLASSES]
+        if unknown:
+            raise ValueError(f"value {unknown[0]!r} is not allowed; expected a classification "
+                             f"({', '.join(CLASSES)}), a list of them, or an outcome column with a threshold "
+                             f"({', '.join(THRESHOLD_OUTCOMES)})")
+        if len(set(names)) != len(names):
+            raise ValueError(f"value {value!r} is not allowed; expected each classification once")
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_with_a_column(self):
+        column = isinstance(self.outcome, str) and self.outcome in THRESHOLD_OUTCOMES
+        if column and self.threshold is None:
+            raise ValueError(f"outcome {self.outcome!r} without a threshold is not allowed; expected a threshold "
+                             '(and direction = "above" or "below") saying which runs are of interest')
+        if not column and (self.threshold is not None or self.direction is not None):
+            raise ValueError(f"a threshold or direction with outcome {self.outcome!r} is not allowed; expected "
+                             "them only with an outcome column (a classification needs none)")
+        if self.step is not None and self.min_density is not None:
+            raise ValueError("min_density together with step is not allowed; expected one of them (which box of "
+                             "the trajectory to report)")
+        return self
+
+    @property
+    def density_floor(self) -> float | None:
+        """The density the reported box must reach (None when a step is reported instead)."""
+        return None if self.step is not None else (0.8 if self.min_density is None else self.min_density)
+
+    @property
+    def above(self) -> bool:
+        """Whether runs of interest lie above the threshold (the default) or below it."""
+        return self.direction != "below"
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The classifications of interest, or None when the outcome is a column with a threshold."""
+        if isinstance(self.outcome, str):
+            return None if self.outcome in THRESHOLD_OUTCOMES else [self.outcome]
+        return list(self.outcome)
+
+    def describe(self) -> str:
+        """The outcome in words: "escalating", "escalating or cycling", "intensity_late above 0.2"."""
+        if self.classes is not None:
+            return " or ".join(self.classes)
+        return f"{self.outcome} {'above' if self.above else 'below'} {self.threshold:g}"
+
+
 class Record(Strict):
     """What a sweep keeps beyond its run table.
 
@@ -387,6 +487,11 @@ class Record(Strict):
 
     sampled_couples: int = Field(2, ge=0, le=1000)
     series_every: int = Field(1, ge=1, le=100_000)
+
+
+def numeric_inputs(factors: dict[str, Any], sampling: Sampling | None) -> list[str]:
+    """A design's inputs a PRIM box can restrict: numeric factors, then sampled parameters (runs.parquet columns)."""
+    return [k for k in factors if k not in CATEGORICAL_FACTORS] + (list(sampling.bounds) if sampling else [])
 
 
 class Spec(Strict):
@@ -408,6 +513,7 @@ class Spec(Strict):
     fit: FitSpec | None = None
     sensitivity: SensitivitySpec | None = None
     interventions: dict[str, list[str]] = {}
+    discovery: DiscoverySpec | None = None
 
     @field_validator("interventions")
     @classmethod
@@ -425,6 +531,30 @@ class Spec(Strict):
                     interventions.parse(text)
                 except interventions.InterventionError as exc:
                     raise ValueError(f"plan {name}: {exc}") from None
+        return value
+
+    @field_validator("discovery")
+    @classmethod
+    def _discovery_of_a_sweep(cls, value, info: ValidationInfo):
+        """[discovery] analyses a sweep's runs, and restricts only the inputs the design varies."""
+        if value is None or not {"factors", "sampling", "study", "diary"} <= set(info.data):
+            return value          # a field before it failed, and that is the error to report
+        if info.data["study"] is not None or info.data["diary"] is not None:
+            raise ValueError("[discovery] with [study] or [diary] is not allowed; expected it in a sweep's spec "
+                             "(it analyses the sweep's runs)")
+        allowed = numeric_inputs(info.data["factors"], info.data["sampling"])
+        if not allowed:
+            raise ValueError("[discovery] without inputs to restrict is not allowed; expected a sampled parameter "
+                             "([sampling]) or a numeric factor")
+        given = value.inputs
+        if given is not None and not given:
+            raise ValueError(f"inputs [] is not allowed; expected some of {', '.join(allowed)}")
+        for name in given or []:
+            if name not in allowed:
+                raise ValueError(f"input {name!r} is not allowed; expected inputs this design varies (its sampled "
+                                 f"parameters and numeric factors: {', '.join(allowed)})")
+        if given is not None and len(set(given)) != len(given):
+            raise ValueError(f"inputs {given!r} is not allowed; expected each input once")
         return value
 
     @field_validator("fixed")
@@ -510,6 +640,11 @@ class Spec(Strict):
                              f"points); expected at most {LIMITS.cells:,}")
         return self
 
+    def discovery_inputs(self) -> list[str]:
+        """The inputs [discovery] lets a PRIM box restrict: those it names, else every numeric input of the design."""
+        given = self.discovery.inputs if self.discovery else None
+        return list(given) if given else numeric_inputs(self.factors, self.sampling)
+
     def n_cells(self) -> int:
         """Design cells, counted from the sizes alone (before any cell is built)."""
         count = len(self.population.pairings or [None])
@@ -557,7 +692,9 @@ class Design:
 
     def resolved(self) -> dict[str, Any]:
         """Everything that determines the results, as plain data (for the manifest and the spec hash)."""
-        return {"spec": self.spec.model_dump(mode="json"), "factor_names": self.factor_names,
+        # A spec without [discovery] resolves as it did before the section existed (its fingerprint unchanged).
+        spec = self.spec.model_dump(mode="json", exclude={"discovery"} if self.spec.discovery is None else None)
+        return {"spec": spec, "factor_names": self.factor_names,
                 "cells": self.n_cells, "runs": self.n_runs, "chunk_cells": self.chunk_cells}
 
     def fingerprint(self) -> str:

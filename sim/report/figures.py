@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sim.outcomes import flare_episodes, weekly_intensity
-from sim.report import interventions
+from sim.report import discovery, interventions
 from sim.report.colours import fade, level_colours
 from sim.report.panel import Panel
 from sim.report.results import Results
@@ -50,7 +50,7 @@ def _anxiety_change_column(results: Results, role: str) -> tuple[str, str]:
 def _has_support_grid(results: Results) -> bool:
     """Whether the design crosses responsiveness and goal support as factors: a grid, not sampled points."""
     factors = results.manifest["spec_resolved"]["spec"].get("factors", {})
-    return all(name in factors for name in SUPPORT)
+    return all(name in results.factor_names and name in factors for name in SUPPORT)
 
 
 def pairing_colours(results: Results) -> dict[str, str]:
@@ -703,5 +703,6 @@ BUILDERS = (escalation_heatmaps, intensity_heatmaps, anxiety_heatmaps, regime_ma
 
 
 def all_panels(results: Results) -> list[Panel]:
-    """Every figure the results support, in reading order (interventions first, when there are any)."""
-    return [panel for build in interventions.BUILDERS + BUILDERS if (panel := build(results)) is not None]
+    """Every figure the results support, in reading order (discovery and interventions first, when there are any)."""
+    return [panel for build in discovery.BUILDERS + interventions.BUILDERS + BUILDERS
+            if (panel := build(results)) is not None]
