@@ -53,7 +53,9 @@ def traces_with_data(page, figures: int) -> list[int]:
 # - bare: cartesian subplots (axis pairs) with no trace that has data;
 # - legend: the names the legend shows; groups: each legend group (a trace's legendgroup, else its name when it
 #   shows in the legend) with every colour its traces are drawn in (lines, markers, fills, bars; as "r,g,b",
-#   so a band's translucent fill counts as its line's colour).
+#   so a band's translucent fill counts as its line's colour). Markers coloured by a value through a colour scale
+#   (an array of numbers and a colour bar) count as the colour "scale": there the colour says the value, and the
+#   group is told by its legend entry and symbol.
 _FIGURE_FACTS = """plots => plots.map(g => {
     const has = v => v != null && (typeof v === 'number' ? Number.isFinite(v) : typeof v === 'string' ? v !== ''
         : (Array.isArray(v) || ArrayBuffer.isView(v)) && Array.prototype.some.call(v, has));
@@ -78,7 +80,10 @@ _FIGURE_FACTS = """plots => plots.map(g => {
         if (t.type === 'bar') add(t.marker && t.marker.color);
         if (t.type === 'scatter') {
             if (t.mode.includes('lines') && t.line.width > 0) add(t.line.color);
-            if (t.mode.includes('markers')) add(t.marker.color);
+            if (t.mode.includes('markers')) {
+                if (Array.isArray(t.marker.color) || ArrayBuffer.isView(t.marker.color)) colours.add('scale');
+                else add(t.marker.color);
+            }
             if (t.fill && t.fill !== 'none') add(t.fillcolor);
         }
     });
@@ -111,6 +116,8 @@ def labelling_problems(facts: list[dict]) -> list[str]:
         if not legend and len(groups) > 1:
             problems.append(f"{figure['id']}: {len(groups)} trace groups and no legend to tell them apart")
         for group, colours in groups.items():
+            if colours == ["scale"]:
+                continue                      # coloured by a value through a colour bar, told apart by its symbol
             if len(colours) != 1:
                 problems.append(f"{figure['id']}: group {group!r} drawn in {len(colours)} colours {colours}")
             elif page_colours.setdefault(group, colours[0]) != colours[0]:
