@@ -83,7 +83,10 @@ def _figure_has_data(path: Path) -> None:
 def test_an_example_runs_and_writes_its_figures(path, tmp_path):
     if path.stem in NEEDS and importlib.util.find_spec(NEEDS[path.stem]) is None:
         pytest.skip(f"{path.name} needs {NEEDS[path.stem]} (the fit extra)")
-    env = {**os.environ, "CYCLES_EXAMPLES_OUT": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    # This checkout's sim first, as `python docs/examples/...` from its root finds it once installed.
+    path_before = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "CYCLES_EXAMPLES_OUT": str(tmp_path),
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), path_before) if p)}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)

@@ -175,10 +175,10 @@ for name, run in runs.items():
 # ## Not every anxious-avoidant couple is the same
 #
 # A pairing's couples are different people around the styles' centres: each
-# couple draws its own traits and support. Thirty of them, same seed, show
-# how often the cycle takes which course; then the same thirty couples with
-# both partners more responsive, and thirty secure couples, each with the
-# same conflict on the same day.
+# couple draws its own traits and support. A few dozen of them (`COUPLES`),
+# same seed, show how often the cycle takes which course; then the same
+# couples with both partners more responsive, and as many secure couples,
+# each with the same conflict on the same day.
 
 # %%
 COUPLES = 30

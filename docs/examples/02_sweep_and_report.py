@@ -60,10 +60,11 @@ def save(fig: go.Figure, name: str) -> Path:
 # %% [markdown]
 # ## The design
 #
-# Three pairings (partner a first), three levels of responsiveness, two of
-# goal support: 18 cells. Each couple lives a year with everyday conflicts.
-# `record` keeps weekly statistics per cell and the full daily series of one
-# couple per cell, which is what the report draws.
+# Three pairings (partner a first), three levels of responsiveness (both
+# partners), two of goal support; every combination is a cell (the log line
+# says how many, and how long it should take). Each couple lives `days` days
+# with everyday conflicts. `record` keeps weekly statistics per cell and the
+# full daily series of one couple per cell, which is what the report draws.
 
 # %%
 spec = {
@@ -111,7 +112,7 @@ print(cells[[*factors, "couples", "share_escalating", "share_cycling", "share_se
 # %% [markdown]
 # ## Where the cycle stays active
 #
-# In this model a couple whose cycle is still going at the end of the year is
+# In this model a couple whose cycle is still going at the end of the run is
 # classified *escalating* (high and rising) or, far more often, *cycling*
 # (flaring and calming again and again); the figure adds them up as "cycle
 # still active", with a 95% interval for each share (Wilson's, for
@@ -119,6 +120,9 @@ print(cells[[*factors, "couples", "share_escalating", "share_cycling", "share_se
 # levels of goal support.
 
 # %%
+escalating_runs, cycling_runs = ((runs["classification"] == kind).sum() for kind in ("escalating", "cycling"))
+print(f"of {len(runs)} couple-runs: {escalating_runs} escalating, {cycling_runs} cycling")
+assert cycling_runs > 2 * escalating_runs
 active = cells[[*factors, "couples"]].copy()
 active["share_active"] = cells["share_escalating"] + cells["share_cycling"]
 low, high = proportion_confint((active["share_active"] * active["couples"]).round(), active["couples"],

@@ -84,7 +84,8 @@ spec["diary"]["couples"] = 20
 spec["fit"].update(simulations=10_000, epochs=10, held_out=64, posterior_draws=200,
                    what_if=["checkin-ritual"], what_if_days=60, what_if_draws=20)
 for key in ("simulations", "epochs", "held_out", "posterior_draws", "what_if_days", "what_if_draws"):
-    print(f"{key}: {spec['fit'][key]:,} here, {full['fit'].get(key, 'the default')} in the full spec")
+    given = full["fit"].get(key)
+    print(f"{key}: {spec['fit'][key]:,} here, {'the default' if given is None else f'{given:,}'} in the full spec")
 print(f"couples: {spec['diary']['couples']} here, {full['diary']['couples']} in the full spec")
 print("free parameters:", spec["fit"]["free"])
 print("diary items:", list(spec["diary"]["items"]))
@@ -183,7 +184,10 @@ share = calibration[calibration["level"] == 0.9].set_index("parameter")["posteri
 traits = [name for name in parameters if name.split(".")[1] in ("anxiety", "avoidance")]
 support = [name for name in parameters if name not in traits]
 print(f"posterior SD / prior SD: traits {share[traits].mean():.2f}, support {share[support].mean():.2f} on average")
-assert 0.75 <= covered <= 1.0, covered          # 160 intervals at 90%: binomial SD 0.024
+# Of n intervals at 90%, the share holding the truth has a binomial SD of sqrt(0.9 * 0.1 / n): six SDs below
+# 0.9 is a broken estimator, not chance. (Too wide is the safe failure of a small training set.)
+intervals = len(summary)
+assert covered >= 0.9 - 6 * np.sqrt(0.9 * 0.1 / intervals), (covered, intervals)
 assert share[traits].mean() < share[support].mean() < 1.0, share
 assert set(traits) <= set(fitted.identifiable), fitted.identifiable
 

@@ -27,14 +27,15 @@
 #
 # - the **check-in ritual**: the more avoidant partner checks in every
 #   evening (answers instead of going quiet);
-# - **self-soothing**: the more anxious partner learns, over eight weeks, to
+# - **self-soothing**: the more anxious partner learns, over some weeks, to
 #   calm themselves and rely less on reassurance;
 # - **only more responsiveness**: the avoidant partner's capacity to respond
 #   rises, nothing else changes.
 #
-# **For the teacher.** A lesson of about twenty minutes: show the first
-# figure's "no change" line and ask the class what each change will do, and
-# why; then show the others. Good questions to discuss: why does the check-in
+# **For the teacher.** A lesson of about twenty minutes: show the
+# figure's "no change" line alone (click the other arms in its legend to hide
+# them) and ask the class what each change will do, and why; then show the
+# others one by one. Good questions to discuss: why does the check-in
 # ritual work on the *withdrawing* partner when it is the anxious partner who
 # is distressed? Why can a partner's capacity to respond be high while the
 # support actually given stays low? (In the model, as in the research, a
@@ -83,9 +84,9 @@ for name, recipe in recipes.iterrows():
 # %% [markdown]
 # ## A class of couples, and the one to follow
 #
-# Thirty anxious-avoidant couples, a year each. We follow the one whose
-# cycle runs highest over the year (the choice is made in code, so it stays
-# right if the model changes).
+# A class of anxious-avoidant couples (`COUPLES` of them, `DAYS` days each).
+# We follow the one whose cycle runs highest over the run (the choice is made
+# in code, so it stays right if the model changes).
 
 # %%
 PAIRING = "anxious-avoidant"
@@ -133,8 +134,8 @@ for arm, run in one.items():
 # ## The cycle calming
 #
 # The cycle's intensity (one partner's pursuit times the other's withdrawal),
-# as a 7-day mean: on top for the couple we follow, below averaged over all
-# thirty couples. The dashed line is the day the change begins.
+# as a weekly mean: on top for the couple we follow, below averaged over all
+# the couples. The dashed line is the day the change begins.
 
 # %%
 WEEK = 7
@@ -159,7 +160,7 @@ fig
 # ## In numbers
 #
 # Mean cycle intensity from day `START` on, for the couple we follow and for
-# the class, and how the thirty couples end up classified in each arm.
+# the class, and how the class's couples end up classified in each arm.
 
 # %%
 for arm in arms:
@@ -171,7 +172,7 @@ for arm in arms:
 # %% [markdown]
 # The check-in ritual calms the cycle most, because it works on both halves
 # of the loop at once: bids meet a response, and the avoidant partner's urge
-# to go quiet is halved, so there is less distance to pursue. Raising only
+# to go quiet is damped, so there is less distance to pursue. Raising only
 # the capacity to respond does less: a partner caught in withdrawal gives
 # little of what they could. The checks hold this paragraph to the numbers.
 
