@@ -159,11 +159,16 @@ print(f"b's withdrawal today and a's pursuit tomorrow: r = {withdrawal_then_purs
 # `run.outcomes` has one row per couple: the outcome metrics and a
 # classification, read from the couple's cycle intensity over the run:
 #
-# - **escalating**: the cycle is high at the end, or still rising;
-# - **cycling**: it flares and calms again and again;
-# - **settling**: it calms after a conflict and stays calm;
-# - **secure-stable**: it never gets going;
+# - **escalating**: stuck high at the end without a calm day, or rising over
+#   the run;
+# - **cycling**: it flares and calms again and again, and still does in the
+#   second half of the run;
+# - **settling**: it got going at times but does not keep flaring;
+# - **secure-stable**: it never reached even a low intensity;
 # - **dissolved**: the couple split up (only if `dissolution` is switched on).
+#
+# The thresholds are declared parameters (`sim.parameters()`, group
+# classification), so they can be changed like any other.
 
 # %%
 for name, run in runs.items():

@@ -113,7 +113,7 @@ print(cells[[*factors, "couples", "share_escalating", "share_cycling", "share_se
 # ## Where the cycle stays active
 #
 # In this model a couple whose cycle is still going at the end of the run is
-# classified *escalating* (high and rising) or, far more often, *cycling*
+# classified *escalating* (stuck high, or rising) or, far more often, *cycling*
 # (flaring and calming again and again); the figure adds them up as "cycle
 # still active", with a 95% interval for each share (Wilson's, for
 # the cell's couples). One line per pairing; solid and dashed lines are the two
@@ -190,5 +190,10 @@ report = sim.write_report(results.folder)
 print(f"report: {report.path} ({report.figures} figures, {report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s)")
 
 # %% [markdown]
+# A sweep varies a few factors over levels you choose. To ask instead which
+# of many parameters an outcome hangs on, `sim.sensitivity` (or `cycles
+# sensitivity`) screens them with SALib's Morris or Sobol methods over their
+# declared ranges; `experiments/sensitivity.toml` is such a spec.
+#
 # **Next**: `03_virtual_study_power.py` measures a simulated cohort the way a
 # real study would, and asks how many couples such a study needs.

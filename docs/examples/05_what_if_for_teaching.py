@@ -29,8 +29,9 @@
 #   evening (answers instead of going quiet);
 # - **self-soothing**: the more anxious partner learns, over some weeks, to
 #   calm themselves and rely less on reassurance;
-# - **only more responsiveness**: the avoidant partner's capacity to respond
-#   rises, nothing else changes.
+# - **only more responsiveness**: the check-in ritual's first half alone: the
+#   avoidant partner's capacity to respond rises as much, but their urge to go
+#   quiet stays as it was.
 #
 # **For the teacher.** A lesson of about twenty minutes: show the
 # figure's "no change" line alone (click the other arms in its legend to hide
@@ -107,14 +108,18 @@ print(f"following couple {chosen['couple_id']}: {chosen['classification']}, mean
 #
 # `run.parameters` holds each couple's parameters; given back to
 # `sim.simulate` with the same seed, a row runs that couple again, day for
-# day. Each arm adds one change from day `START`.
+# day. Each arm adds one change from day `START`; the last takes the check-in
+# ritual's change of responsiveness and leaves out the rest of the recipe.
 
 # %%
+ritual = recipes.loc["checkin-ritual", "changes"].split("; ")
+responsiveness_only = next(change for change in ritual if ".responsiveness" in change)
+print(f"check-in ritual: {ritual}; only more responsiveness: {responsiveness_only!r}")
 arms = {
     "no change": None,
     "check-in ritual": f"checkin-ritual from={START}",
     "self-soothing": f"self-soothing from={START}",
-    "only more responsiveness": f"more-avoidant.responsiveness=0.9 from={START}",
+    "only more responsiveness": f"{responsiveness_only} from={START}",
 }
 one = {arm: sim.simulate(couple, days=DAYS, seed=SEED, interventions=change) for arm, change in arms.items()}
 everyone = {arm: sim.simulate(baseline.parameters, days=DAYS, seed=SEED, interventions=change)
