@@ -240,3 +240,30 @@ def test_the_episode_caption_reads_its_days_from_the_couple_it_shows(grid_result
         weekly_intensity(part.sort_values("day")["cycle_intensity"].to_numpy())[days],
         values, atol=1e-6)]
     assert len(matches) >= 1
+
+
+def test_the_grid_captions_say_what_the_cells_show(grid_results):
+    """The escalation, regime and balance captions state shares and changes computed from the cells shown."""
+    results = load(grid_results)
+    panels = {p.slug: p for p in all_panels(results)}
+    cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
+    taken = {p: (part["active"] >= 0.5).mean() for p, part in cells.groupby("pairing")}
+    most = max(taken, key=taken.get)
+    assert f"in {taken[most]:.0%} of the cells for {most}, the most" in panels["escalation"].caption
+    for factor in ("responsiveness", "goal_support"):
+        middle = np.median(np.unique(cells[factor]))
+        low = cells.loc[cells[factor] < middle, "active"].mean()
+        high = cells.loc[cells[factor] > middle, "active"].mean()
+        said = f"({low:.0%} of couples in the lower half of its levels, {high:.0%} in the upper)"
+        assert said in panels["regimes"].caption, panels["regimes"].caption
+        if abs(low - high) >= 0.05:
+            assert f"more at {'low' if low > high else 'high'} {factor.replace('_', ' ')}" in panels["regimes"].caption
+    # Each balance line's stated change is its last cell minus its first, in the anxious partner's column.
+    balance = panels["balance"].caption
+    changes = re.findall(r"at (low|medium|high) responsiveness it (?:falls|rises|barely moves) \(([+-][\d.]+)[ )]",
+                         balance)
+    assert changes, balance
+    lines = [t for t in panels["balance"].figure.data if t.showlegend is not False and t.legendgroup]
+    plotted = {round(float(t.y[-1] - t.y[0]), 3) for t in panels["balance"].figure.data
+               if t.hovertemplate and "change" in t.hovertemplate}
+    assert lines and {float(change) for _, change in changes} <= {p + 0.0 for p in plotted}

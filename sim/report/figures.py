@@ -97,7 +97,7 @@ def escalation_heatmaps(results: Results) -> Panel | None:
             "Share of couples whose pursue-withdraw cycle escalated or kept cycling, for every combination of "
             "responsiveness (support for dependence, up) and goal support (support for independence, across) "
             "that both partners gave. Red means the cycle took hold; pale means couples settled or stayed "
-            "secure. Compare the pairings: the red region is where that pairing needs more support than it gets."),
+            "secure. " + _active_region_words(cells)),
         "escalation", lambda p: ("active", p), "share escalating<br>or cycling", "Reds", 0.0, 1.0)
 
 
@@ -169,8 +169,8 @@ def regime_map(results: Results) -> Panel | None:
     fig.update_layout(height=380, margin=dict(t=60, b=50, l=60, r=20))
     return Panel("regimes", "Regime map", (
         "The classification that most couples in each cell received: escalating, cycling, settling, "
-        "secure-stable or dissolved. The black line is the boundary where half the couples escalate or keep "
-        "cycling: below and left of it the cycle takes hold, above and right of it couples settle."), fig)
+        "secure-stable or dissolved. The black line, where a pairing has one, is the boundary where half the "
+        "couples escalate or keep cycling. " + _support_direction_words(cells)), fig)
 
 
 def chosen_cells(results: Results) -> tuple[pd.Series, pd.Series] | None:
@@ -418,6 +418,70 @@ def _path_words(results: Results, product: pd.Series, quiet: float) -> str:
                     f"; it is still out on day {int(product.index[-1])}, the last")
 
 
+# A difference smaller than this share of couples (or ECR-R points of anxiety change) is "little" in a caption:
+# about the Monte Carlo error of a share over the cells of half a grid with a few dozen couples each.
+NOTABLE_SHARE = 0.05
+NOTABLE_ANXIETY_CHANGE = 0.02
+
+
+def _active_region_words(cells: pd.DataFrame) -> str:
+    """Which pairing's cycle takes hold in most of the grid and which in least, from the cells."""
+    taken = {p: float((part["active"] >= 0.5).mean()) for p, part in cells.groupby("pairing", sort=False)}
+    if len(taken) < 2:
+        (pairing, share), = taken.items()
+        return f"In {share:.0%} of the cells at least half the couples escalated or kept cycling."
+    most, least = max(taken, key=taken.get), min(taken, key=taken.get)
+    return (f"The cycle took hold (in at least half the couples) in {taken[most]:.0%} of the cells for {most}, "
+            f"the most, and in {taken[least]:.0%} for {least}, the least.")
+
+
+def _half_difference(cells: pd.DataFrame, factor: str) -> tuple[float, float]:
+    """Mean share escalating or cycling in the cells below the middle of ``factor``'s levels, and above it."""
+    middle = float(np.median(np.unique(cells[factor])))
+    return float(cells.loc[cells[factor] < middle, "active"].mean()), \
+        float(cells.loc[cells[factor] > middle, "active"].mean())
+
+
+def _support_direction_words(cells: pd.DataFrame) -> str:
+    """Where on the grid the cycle takes hold, read from the cells: low or high responsiveness and goal support."""
+    parts = []
+    for factor in SUPPORT:
+        low, high = _half_difference(cells, factor)
+        name = factor.replace("_", " ")
+        if not np.isfinite(low) or not np.isfinite(high):
+            continue
+        if abs(low - high) < NOTABLE_SHARE:
+            parts.append(f"{name} changes it little ({low:.0%} of couples in the lower half of its levels, "
+                         f"{high:.0%} in the upper)")
+        else:
+            where = "low" if low > high else "high"
+            parts.append(f"the cycle takes hold more at {where} {name} ({low:.0%} of couples in the lower half of its "
+                         f"levels, {high:.0%} in the upper)")
+    return ("Over all pairings, " + "; ".join(parts) + ".") if parts else ""
+
+
+def _goal_support_slope_words(results: Results, cells: pd.DataFrame, pairings: list[str],
+                              picks: list[tuple[float, str]]) -> str:
+    """What each line does in the data: the change in anxiety from the least to the most goal support."""
+    sentences = []
+    for pairing in pairings:
+        column, _ = _anxiety_change_column(results, anxious_role(pairing))
+        part = cells[cells.pairing == pairing]
+        said = []
+        for value, label in picks:
+            line = part[np.isclose(part["responsiveness"], value)].sort_values("goal_support")
+            if len(line) < 2:
+                continue
+            change = float(line[column].iloc[-1] - line[column].iloc[0])
+            verb = ("barely moves" if abs(change) < NOTABLE_ANXIETY_CHANGE
+                    else "falls" if change < 0 else "rises")
+            span = " from the least to the most goal support" if not said else ""
+            said.append(f"at {label} responsiveness it {verb} ({change:+.3f}{span})")
+        if said:
+            sentences.append(f"{pairing}: " + ", ".join(said) + ".")
+    return ("In this sweep, " + " ".join(sentences)) if sentences else ""
+
+
 def support_balance(results: Results) -> Panel | None:
     """Anxiety change against goal support at low, medium and high responsiveness, with confidence bands."""
     if not _has_support_grid(results):
@@ -458,9 +522,9 @@ def support_balance(results: Results) -> Panel | None:
     return Panel("balance", "The balance of support", (
         f"The anxious partner's {horizon} in attachment anxiety as goal support rises, at low, medium and high "
         "responsiveness (bands: 95% confidence intervals over the cell's couples). Lines that fall to the right "
-        "mean goal support lowers anxiety; this happens only when responsiveness is high enough. With little "
-        "responsiveness the line is flat or rises: encouragement of independence without a safe haven reads "
-        "as distance."), fig)
+        "mean goal support lowers anxiety. The theory expects that only with enough responsiveness: "
+        "encouragement of independence without a safe haven reads as distance (Jakubiak et al. 2023). "
+        + _goal_support_slope_words(results, cells, pairings, picks)), fig)
 
 
 def other_factors(results: Results) -> Panel | None:
