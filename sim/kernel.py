@@ -370,12 +370,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                     for r in range(2):
                         for f in range(_FIELDS):
                             new[f, r, c] = old[f, r, c]
-        if accumulating and not apart:
-            # Every couple of the block together (nearly always): a loop without a branch, so SIMD.
-            for c in range(width):
-                accumulate_couple(tally, c, day, window, late_start, shock_day[first + c], flare_high[first + c],
-                                  flare_quiet[first + c], settle_tolerance[first + c], new, c)
-        elif accumulating:
+        if accumulating:
             for c in range(width):
                 if together[first + c]:
                     accumulate_couple(tally, c, day, window, late_start,
