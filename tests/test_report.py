@@ -14,7 +14,15 @@ import pytest
 from sim.cli import main
 from sim.experiment.runner import sweep
 from sim.experiment.spec import load as load_spec
-from sim.report.figures import _animation_words, _contrast_words, all_panels
+from sim.report.figures import (
+    TITLE_VALUES_PER_LINE,
+    _animation_words,
+    _contrast_words,
+    _panel_title,
+    _title_margin,
+    all_panels,
+    other_factors,
+)
 from sim.report.page import PngExportError, build, export_png
 from sim.report.results import Results, load
 from sim.schema import FORMAT_VERSION
@@ -267,3 +275,31 @@ def test_the_grid_captions_say_what_the_cells_show(grid_results):
     plotted = {round(float(t.y[-1] - t.y[0]), 3) for t in panels["balance"].figure.data
                if t.hovertemplate and "change" in t.hovertemplate}
     assert lines and {float(change) for _, change in changes} <= {p + 0.0 for p in plotted}
+
+
+def test_a_sampled_cell_title_wraps_so_two_panels_keep_apart():
+    """A cell of a sampled design names six values; its title holds three to a line, with room above."""
+    names = ["pairing", "a.anxiety", "a.avoidance", "b.anxiety", "b.avoidance", "responsiveness", "goal_support"]
+    results = Results(Path("."), {"spec_resolved": {"spec": {"days": 120}}, "factor_names": names}, pd.DataFrame())
+    cell = pd.Series({"pairing": "anxious-fearful", **{n: 0.5 for n in names[1:]}, "share_escalating": 1.0,
+                      "share_cycling": 0.0, "share_settling": 0.0, "share_secure-stable": 0.0,
+                      "share_dissolved": 0.0})
+    title = _panel_title(results, cell)
+    lines = title.split("<br>")
+    assert title.startswith("100% escalating: anxious-fearful") and len(lines) == 3
+    assert all(line.count(", ") <= TITLE_VALUES_PER_LINE - 1 for line in lines[1:])
+    assert _title_margin([title, "short"]) == 40 + 20 * 3
+
+
+def test_drawn_couples_with_sampled_traits_share_one_panel():
+    """Sixteen pairings that only follow from sampled traits are one panel of all couples, not sixteen."""
+    styles = ["secure", "anxious", "avoidant", "fearful"]
+    rng = np.random.default_rng(4)
+    cells = pd.DataFrame({"cell": range(64), "pairing": [f"{x}-{y}" for x in styles for y in styles] * 4,
+                          "a.anxiety": rng.uniform(1, 7, 64), "responsiveness": rng.uniform(0, 1, 64),
+                          "share_escalating": rng.uniform(0, 0.5, 64), "share_cycling": rng.uniform(0, 0.5, 64)})
+    manifest = {"spec_resolved": {"spec": {"days": 120, "sampling": {"method": "lhs"}}},
+                "factor_names": ["a.anxiety", "responsiveness"]}
+    panel = other_factors(Results(Path("."), manifest, cells))
+    assert len(panel.figure.data) == 1 and "all couples together" in panel.caption
+    assert len(panel.figure.data[0].x) == 64

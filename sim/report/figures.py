@@ -269,7 +269,8 @@ def trajectories(results: Results) -> Panel | None:
                               row=1, col=col)
         fig.update_xaxes(title_text="day", row=1, col=col)
     fig.update_yaxes(title_text="pursuit / withdrawal (0-1)", range=[0, 1], row=1, col=1)
-    fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20), legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(height=400 + _title_margin(titles) - 40, margin=dict(t=_title_margin(titles), b=50, l=60, r=20),
+                      legend=dict(orientation="h", y=-0.2))
     return Panel("trajectories", "The cycle over time in two cells", (
         "Pursuit (solid) and withdrawal (dotted) of both partners, day by day: the line is the median couple of "
         f"the cell, the band the middle half of couples. Left, {_cell_label(results, chosen[0])}: "
@@ -284,10 +285,22 @@ def _dominant(cell: pd.Series) -> tuple[str, float]:
     return label, shares[label]
 
 
+# A panel title holds this many of a cell's factor values to a line: two panels side by side then keep their
+# titles apart (a sampled design's cell names six or more values).
+TITLE_VALUES_PER_LINE = 3
+
+
 def _panel_title(results: Results, cell: pd.Series) -> str:
-    """A followed cell's panel title: what most of its couples did, then the cell ("90% cycling: ...")."""
+    """A followed cell's panel title: what most of its couples did, then the cell ("90% cycling: ..."), wrapped."""
     label, share = _dominant(cell)
-    return f"{share:.0%} {label}: {_cell_label(results, cell)}"
+    parts = _cell_label(results, cell).split(", ")
+    lines = [", ".join(parts[i:i + TITLE_VALUES_PER_LINE]) for i in range(0, len(parts), TITLE_VALUES_PER_LINE)]
+    return f"{share:.0%} {label}: " + "<br>".join(lines)
+
+
+def _title_margin(titles: list[str]) -> int:
+    """Top margin that leaves room for the longest of the titles' lines."""
+    return 40 + 20 * max(title.count("<br>") + 1 for title in titles)
 
 
 def _contrast_words(results: Results, first: pd.Series, second: pd.Series) -> str:
@@ -365,8 +378,8 @@ def phase_portrait(results: Results) -> Panel | None:
     if chosen is None:
         return None
     series = results.series([c["cell"] for c in chosen], ["q50"])
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=[_panel_title(results, c) for c in chosen],
-                        horizontal_spacing=0.06)
+    titles = [_panel_title(results, c) for c in chosen]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.06)
     quiet = float(results.held("quiet_intensity"))
     paths = []
     for col, cell in enumerate(chosen, start=1):
@@ -384,7 +397,7 @@ def phase_portrait(results: Results) -> Panel | None:
                                                "<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text=f"partner {pursuer} pursuit (median)", range=[0, 1], row=1, col=col)
     fig.update_yaxes(title_text="other partner's withdrawal (median)", range=[0, 1], row=1, col=1)
-    fig.update_layout(height=420, margin=dict(t=60, b=50, l=60, r=20))
+    fig.update_layout(height=400 + _title_margin(titles) - 40, margin=dict(t=_title_margin(titles), b=50, l=60, r=20))
     who = ("the anxious partner" if all(_has_anxious(str(c["pairing"])) for c in chosen)
            else "the anxious partner (partner a where neither is anxious)")
     return Panel("phase", "Phase portrait: pursuit against withdrawal", (
@@ -421,6 +434,8 @@ def _path_words(results: Results, product: pd.Series, quiet: float) -> str:
 # A difference smaller than this share of couples (or ECR-R points of anxiety change) is "little" in a caption:
 # about the Monte Carlo error of a share over the cells of half a grid with a few dozen couples each.
 NOTABLE_SHARE = 0.05
+# More pairings than this that the design did not set (drawn couples' traits sampled) share one panel.
+MAX_PAIRING_PANELS = 4
 NOTABLE_ANXIETY_CHANGE = 0.02
 
 
@@ -534,6 +549,13 @@ def other_factors(results: Results) -> Panel | None:
     cells = results.cells.assign(active=results.cells["share_escalating"] + results.cells["share_cycling"])
     numeric = [n for n in results.factor_names if n != "pairing"]
     pairings = _pairings(cells)
+    # Drawn couples whose traits are sampled get their pairing from the traits: up to 16 pairings with a few
+    # points each, which say nothing a panel of all couples does not. Split by pairing only when the design
+    # sets it (a factor, or the population's list) or there are few.
+    by_pairing = "pairing" in results.factor_names or len(pairings) <= MAX_PAIRING_PANELS
+    if not by_pairing:
+        cells = cells.assign(pairing="all couples")
+        pairings = ["all couples"]
     caption_tail = ("Share of couples escalating or cycling" if numeric else "")
     if len(numeric) >= 2:
         x_name, y_name = numeric[:2]
@@ -556,11 +578,13 @@ def other_factors(results: Results) -> Panel | None:
         fig.update_yaxes(title_text=y_words, row=1, col=1)
         fig.update_layout(coloraxis=dict(colorscale="Reds", cmin=0, cmax=1,
                                          colorbar=dict(title="share escalating<br>or cycling")), height=400)
+        panels = ("one panel per pairing" if by_pairing
+                  else "all couples together (their pairings follow the sampled traits)")
         others = (f" The design's other factors ({', '.join(n.replace('_', ' ') for n in numeric[2:])}) vary too, "
                   "so neighbouring points can differ in them." if len(numeric) > 2 else "")
         return Panel("factors", f"{caption_tail} over {x_words} and {y_words}", (
             f"{caption_tail} in each design cell ({'one dot per sampled point' if sampled else 'a grid'}), over "
-            f"{x_words} (across) and {y_words} (up), one panel per pairing. Red: the cycle takes hold.{others}"),
+            f"{x_words} (across) and {y_words} (up), {panels}. Red: the cycle takes hold.{others}"),
             fig)
     if len(numeric) == 1:
         name = numeric[0]
