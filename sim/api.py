@@ -493,7 +493,8 @@ def sweep(spec: SpecSource, out: str | Path | None = None, *, workers: int | Non
         raise InputError(f"{design.path}: a study spec (no days and replicates); run it with `cycles study`")
     counted = _executor_checks(workers, dask)
     estimate = sweep_estimate(design.n_cells, s.replicates, s.days, design.chunk_cells, s.record.series_every,
-                              s.record.sampled_couples, 1 if dask and dask != "local" else counted)
+                              s.record.sampled_couples, 1 if dask and dask != "local" else counted,
+                              s.discovery.boxes if s.discovery is not None else 0)
     from sim.budget import check
     check(estimate, folder, LIMITS.max_hours if max_hours is None else max_hours)
     try:

@@ -38,7 +38,7 @@ from sim.schema import HISTOGRAM_BINS, SERIES_VARIABLES, STATISTICS
 
 BASE_PROCESS_BYTES = 300e6
 BATCH_COUPLE_DAYS_PER_SECOND = 7.5e6         # per core (15 M agent-steps/s, docs/performance.md)
-SWEEP_COUPLE_DAYS_PER_SECOND = 3.5e6         # per worker, tables included (main job: 4.2e6, 2026-12-01)
+SWEEP_COUPLE_DAYS_PER_SECOND = 2.4e6         # per worker, tables included (main job: 2.27e6 per worker, 2026-12-01)
 MESA_COUPLE_DAYS_PER_SECOND = 13e3
 DAILY_ROW_BYTES_MEMORY = 350.0
 DAILY_ROW_BYTES_DISK = 95.0
@@ -52,6 +52,10 @@ COHORT_FIT_SECONDS = 0.5                      # one mixed model of a few hundred
 VECTORISED_FIT_SECONDS = 0.01                 # the power loop's clustered OLS of one cohort (sim.study.analysis)
 COHORT_SECONDS = 0.02                         # building, measuring and tabling one cohort, beside the engine
 COUPLE_SETUP_SECONDS = 25e-6                  # one couple's SeedSequence key and population row
+POOL_START_SECONDS = 2.0                      # worker processes importing sim and loading compiled code, in parallel
+CHUNK_SECONDS = 0.03                          # a chunk's hand-over and its tables, beside the engine (small chunks)
+DISCOVERY_IMPORT_SECONDS = 4.0                # importing EMA Workbench (4.2 s measured, 2026-12-01)
+DISCOVERY_RUN_SECONDS = 5e-4                  # PRIM's peeling, per run and box (3.8 s for 2 boxes of 4,000 runs)
 MEMORY_SHARE = 0.8                            # of what the machine has free: leave room for everything else
 
 
@@ -177,8 +181,11 @@ def demo_estimate(days: int) -> Estimate:
 
 
 def sweep_estimate(cells: int, replicates: int, days: int, chunk_cells: int, series_every: int,
-                   sampled_couples: int, workers: int) -> Estimate:
-    """``cycles sweep``: chunks of cells run on ``workers`` processes; the main process merges the tables."""
+                   sampled_couples: int, workers: int, discovery_boxes: int = 0) -> Estimate:
+    """``cycles sweep``: chunks of cells run on ``workers`` processes; the main process merges the tables.
+
+    ``discovery_boxes``: PRIM boxes to find over the runs afterwards (a spec's [discovery]), 0 for none.
+    """
     runs = float(cells) * replicates
     couple_days = runs * days
     kept_days = days // series_every + 2
@@ -191,7 +198,11 @@ def sweep_estimate(cells: int, replicates: int, days: int, chunk_cells: int, ser
     in_process = workers <= 1
     memory = max(merge, task) if in_process else merge + workers * task
     disk = runs * RUN_ROW_BYTES_DISK + cells * series_rows_per_cell * SERIES_ROW_BYTES_DISK + cells * CELL_BYTES
-    seconds = couple_days / (SWEEP_COUPLE_DAYS_PER_SECOND * max(1, workers)) + runs * 5e-6
+    chunks = math.ceil(cells / max(1, chunk_cells))
+    seconds = (couple_days / (SWEEP_COUPLE_DAYS_PER_SECOND * max(1, workers)) + runs * 5e-6
+               + chunks * CHUNK_SECONDS / max(1, workers) + (POOL_START_SECONDS if workers > 1 else 0.0))
+    if discovery_boxes:
+        seconds += DISCOVERY_IMPORT_SECONDS + runs * discovery_boxes * DISCOVERY_RUN_SECONDS
     return Estimate(f"{cells:,} cells x {replicates:,} couples = {runs:,.0f} runs of {days:,} days on "
                     f"{max(1, workers)} worker(s)", couple_days, memory, disk, seconds,
                     "cells x replicates x days")
