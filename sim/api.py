@@ -858,7 +858,7 @@ def sensitivity(spec: SpecSource, out: str | Path | None = None, *, method: Lite
     """
     from sim.budget import check, sensitivity_estimate
     from sim.experiment.runner import SweepError
-    from sim.experiment.sensitivity import SensitivityError, point_count, run
+    from sim.experiment.sensitivity import SensitivityError, check_design, point_count, run
     from sim.experiment.spec import check_outcomes
     if method not in ("morris", "sobol"):
         raise InputError(f"--method: value {method!r} is not allowed; expected morris or sobol")
@@ -868,12 +868,10 @@ def sensitivity(spec: SpecSource, out: str | Path | None = None, *, method: Lite
     s = design.spec
     if s.days is None or s.replicates is None:
         raise InputError(f"{design.path}: a sensitivity analysis needs days and replicates (couples per point)")
-    if s.sensitivity is None:
-        raise InputError(f"{design.path}: no [sensitivity] section; `cycles sensitivity` needs one "
-                         "(see experiments/sensitivity.toml)")
-    if design.factor_names or s.population.pairings:
-        raise InputError(f"{design.path}: a sensitivity analysis varies the uncertain parameters itself; "
-                         "remove [factors], [sampling] and population.pairings")
+    try:
+        check_design(design)
+    except SensitivityError as exc:
+        raise InputError(str(exc)) from None
     check_outcomes(outcomes)
     counted = _executor_checks(workers, dask)
     estimate = sensitivity_estimate(point_count(design, method), s.replicates, s.days, counted)

@@ -82,14 +82,29 @@ def diary_model_days(diary: DiarySpec) -> list[int]:
     return list(range(diary.acclimation_days, diary.acclimation_days + diary.days + 1))
 
 
+@numba.njit(cache=True, inline="always")
+def _reading(true, low, high, lo, hi, error_sd, z, whole):
+    """The measurement model: ``true`` mapped from [low, high] onto [lo, hi], plus error, clipped, maybe rounded."""
+    value = min(max(lo + (hi - lo) * (true - low) / (high - low) + error_sd * z, lo), hi)
+    return np.rint(value) if whole else value
+
+
+@numba.njit(cache=True)
+def _readings(true, z, low, high, lo, hi, error_sd, whole, out):
+    for i in range(true.shape[0]):
+        out[i] = _reading(true[i], low, high, lo, hi, error_sd, z[i], whole)
+
+
 def item_value(diary: DiarySpec, name: str, true: np.ndarray, z: np.ndarray) -> np.ndarray:
     """An item's reading of a model variable: mapped onto the item's scale, plus error, clipped and rounded."""
     item = diary.items[name]
     low, high = VARIABLE_RANGES[item.measures]
     lo, hi = item.scale
-    value = lo + (hi - lo) * (true - low) / (high - low) + item.error_sd * z
-    value = np.clip(value, lo, hi)
-    return np.round(value) if item.whole_points else value
+    true, z = np.broadcast_arrays(np.asarray(true, dtype=float), np.asarray(z, dtype=float))
+    out = np.empty(true.shape)
+    _readings(np.ascontiguousarray(true).reshape(-1), np.ascontiguousarray(z).reshape(-1), float(low), float(high),
+              float(lo), float(hi), float(item.error_sd), bool(item.whole_points), out.reshape(-1))
+    return out
 
 
 def to_unit(diary: DiarySpec, name: str, value: np.ndarray) -> np.ndarray:
@@ -149,7 +164,7 @@ def measure_recorded(recorded: np.ndarray, recorded_days: np.ndarray, diary: Dia
 
 @numba.njit(cache=True)
 def _read_daily_items(recorded, first, fields, scales, whole, errors, missed, lengths, out):
-    """The daily items of every couple, as :func:`item_value` reads them, NaN where missed or beyond the diary.
+    """The daily items of every couple (:func:`_reading`, as :func:`item_value`), NaN where missed or beyond.
 
     ``scales`` holds per item the variable's range, the item's scale and its
     error SD; item k's error on day t is ``errors[c, r, k * days + t]``.
@@ -163,11 +178,9 @@ def _read_daily_items(recorded, first, fields, scales, whole, errors, missed, le
                     if gone:
                         out[c, r, t, k] = np.nan
                         continue
-                    low, high, lo, hi, error_sd = scales[k, 0], scales[k, 1], scales[k, 2], scales[k, 3], scales[k, 4]
-                    true = recorded[c, first + t, r, fields[k]]
-                    value = lo + (hi - lo) * (true - low) / (high - low) + error_sd * errors[c, r, k * days + t]
-                    value = min(max(value, lo), hi)
-                    out[c, r, t, k] = np.rint(value) if whole[k] else value
+                    out[c, r, t, k] = _reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
+                                               scales[k, 2], scales[k, 3], scales[k, 4],
+                                               errors[c, r, k * days + t], whole[k])
 
 
 def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,

@@ -35,13 +35,19 @@ class BatchResult:
     outcomes: pd.DataFrame | None   # one row per couple (None when run with summarise=False)
     series: pd.DataFrame | None     # daily table of the couples asked for (or None)
     aggregator: DailyAggregates     # per day, group and role: mean and quartiles (see .table(), .statistics())
-    snapshots: dict[int, dict[str, np.ndarray]] | None = None   # day -> field -> (couples, 2), if asked
-    # The same snapshots as one array (couples, recorded days, 2, STATE_FIELDS) and its days, for readers of many days.
+    # The state of every couple on the days asked for: (couples, recorded days, 2, STATE_FIELDS), and those days.
     recorded: np.ndarray | None = None
     recorded_days: np.ndarray | None = None
     # The kept couples' daily states as one array (days + 1, kept, 2, STATE_FIELDS), kept couples in index order.
     kept_series: np.ndarray | None = None
     kept_couples: np.ndarray | None = None
+
+    @property
+    def snapshots(self) -> dict[int, dict[str, np.ndarray]] | None:
+        """The recorded days as day -> field -> (couples, 2) views of ``recorded``, if any were asked for."""
+        if self.recorded is None:
+            return None
+        return {int(d): state_view(self.recorded[:, i]) for i, d in enumerate(self.recorded_days)}
 
     @property
     def aggregates(self) -> pd.DataFrame:
@@ -110,11 +116,9 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
             progress(block.stop)
     table = (_daily_table(pop, keep, series, series_together) if series_couples is not None and series_table
              else None)
-    taken = ({int(d): state_view(snapshots[:, i]) for i, d in enumerate(recorded)} if snapshot_days is not None
-             else None)
     recording = snapshot_days is not None
     keeping = series_couples is not None
-    return BatchResult(tracker.summary(state_view(state)) if summarise else None, table, aggregates, taken,
+    return BatchResult(tracker.summary(state_view(state)) if summarise else None, table, aggregates,
                        snapshots if recording else None, recorded if recording else None,
                        series if keeping else None, keep if keeping else None)
 

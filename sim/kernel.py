@@ -99,8 +99,7 @@ class Tracking(NamedTuple):
     hist: np.ndarray               # sim.outcomes.DailyAggregates.hist
     sums: np.ndarray               # sim.outcomes.DailyAggregates.sums
     groups: np.ndarray             # (couples,) aggregate group of each couple
-    accumulating: bool             # feed the outcome tracker (False: only the state and recordings are wanted)
-    aggregating: bool              # feed the per-day aggregates
+    summarising: bool              # feed the tracker and the aggregates (False: only state and recordings wanted)
 
 
 class Recording(NamedTuple):
@@ -290,7 +289,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                                                             scope.dissolution_days)
     acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups
     window, late_start = tracking.window, tracking.late_start
-    accumulating, aggregating = tracking.accumulating, tracking.aggregating
+    summarising = tracking.summarising
     flare_high, flare_quiet, settle_tolerance = tracking.high, tracking.quiet, tracking.settle_tolerance
     together, keep_slot, series, series_together = (recording.together, recording.keep_slot, recording.series,
                                                     recording.series_together)
@@ -331,7 +330,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     for k in range(_TALLIES):
         for c in range(width):
             tally[k, c] = acc[k, column + c]
-    if aggregating:
+    if summarising:
         aggregate_block(hist[0], sums[0], groups, first, width, old, together, values, bins)
     kept = False
     for c in range(width):
@@ -370,13 +369,13 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
                     for r in range(2):
                         for f in range(_FIELDS):
                             new[f, r, c] = old[f, r, c]
-        if accumulating:
+        if summarising:
             for c in range(width):
                 if together[first + c]:
                     accumulate_couple(tally, c, day, window, late_start,
                                       shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
                                       settle_tolerance[first + c], new, c)
-        if aggregating:
+        if summarising:
             aggregate_block(hist[day], sums[day], groups, first, width, new, together, values, bins)
         if dissolving:
             for c in range(width):
@@ -448,7 +447,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     tracking = Tracking(tracker.acc, b.start, tracker.window, tracker.late_start,
                         np.array(tracker.levels[b, 0]), np.array(tracker.levels[b, 1]),
                         np.array(tracker.settle_tolerance[b], dtype=float), aggregates.hist, aggregates.sums,
-                        np.array(aggregates.groups[b]), summarise, summarise)
+                        np.array(aggregates.groups[b]), summarise)
     block_together = np.array(together[b])
     recording = Recording(block_together, np.array(keep_slot[b]), series, series_together, day_slot,
                           snapshots[b])

@@ -102,16 +102,21 @@ def _index(values, i: int) -> float:
     return float(np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)[i])
 
 
+def check_design(design: Design) -> None:
+    """Raise SensitivityError unless ``design`` is a sensitivity analysis: a [sensitivity] section, no factors."""
+    if design.spec.sensitivity is None:
+        raise SensitivityError(f"{design.path}: no [sensitivity] section; `cycles sensitivity` needs one "
+                               "(see experiments/sensitivity.toml)")
+    if design.factor_names or design.spec.population.pairings:
+        raise SensitivityError(f"{design.path}: a sensitivity analysis varies the uncertain parameters itself; "
+                               "remove [factors], [sampling] and population.pairings")
+
+
 def run(design: Design, out: str | Path, method: str, outcomes: list[str] | None = None,
         workers: int | None = None, dask: str | None = None, progress_stream=None) -> dict[str, Any]:
     """Sample, run, analyse; writes indices, samples, a report and the manifest into ``out``."""
     spec = design.spec
-    if spec.sensitivity is None:
-        raise SensitivityError(f"{design.path}: no [sensitivity] section; `cycles sensitivity` needs one "
-                               "(see experiments/sensitivity.toml)")
-    if design.factor_names or spec.population.pairings:
-        raise SensitivityError(f"{design.path}: a sensitivity analysis varies the uncertain parameters itself; "
-                               "remove [factors], [sampling] and population.pairings")
+    check_design(design)
     outcomes = outcomes or list(spec.sensitivity.outcomes)
     check_outcomes(outcomes)
     prob = problem(design)

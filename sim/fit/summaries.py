@@ -83,33 +83,20 @@ def _weighted_mean_and_sd(x, w):
 
 
 @numba.njit(cache=True)
-def _entered(x):
-    """``x`` with entries not made set to 0, and the weights (1 entered, 0 not)."""
-    weight = np.isfinite(x).astype(np.float64)
-    return np.where(weight > 0.0, x, 0.0), weight
-
-
-@numba.njit(cache=True)
-def _pearson(x, y):
-    """Pearson correlation of two 1-d arrays over the positions both have; 0 where it is undefined."""
-    x0, wx = _entered(x)
-    y0, wy = _entered(y)
-    return _weighted_pearson(x0, wx, y0, wy)
-
-
-@numba.njit(cache=True)
-def _pearson_rows(x, y, out):
+def _pearson_rows(x, wx, y, wy, out):
     for i in range(x.shape[0]):
-        out[i] = _pearson(x[i], y[i])
+        out[i] = _weighted_pearson(x[i], wx[i], y[i], wy[i])
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation along the last axis over positions where both are entered; 0 where undefined."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1])), np.ascontiguousarray(y.reshape(-1, y.shape[-1]))
-    out = np.empty(rows[0].shape[0])
-    _pearson_rows(*rows, out)
-    return out.reshape(x.shape[:-1])
+    shape = x.shape[:-1]
+    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+    wx, wy = np.isfinite(x).astype(float), np.isfinite(y).astype(float)
+    out = np.empty(x.shape[0])
+    _pearson_rows(np.where(wx > 0, x, 0.0), wx, np.where(wy > 0, y, 0.0), wy, out)
+    return out.reshape(shape)
 
 
 @numba.njit(cache=True)

@@ -269,7 +269,8 @@ def trajectories(results: Results) -> Panel | None:
                               row=1, col=col)
         fig.update_xaxes(title_text="day", row=1, col=col)
     fig.update_yaxes(title_text="pursuit / withdrawal (0-1)", range=[0, 1], row=1, col=1)
-    fig.update_layout(height=400 + _title_margin(titles) - 40, margin=dict(t=_title_margin(titles), b=50, l=60, r=20),
+    top = _title_margin(titles)
+    fig.update_layout(height=360 + top, margin=dict(t=top, b=50, l=60, r=20),
                       legend=dict(orientation="h", y=-0.2))
     return Panel("trajectories", "The cycle over time in two cells", (
         "Pursuit (solid) and withdrawal (dotted) of both partners, day by day: the line is the median couple of "
@@ -397,7 +398,8 @@ def phase_portrait(results: Results) -> Panel | None:
                                                "<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text=f"partner {pursuer} pursuit (median)", range=[0, 1], row=1, col=col)
     fig.update_yaxes(title_text="other partner's withdrawal (median)", range=[0, 1], row=1, col=1)
-    fig.update_layout(height=400 + _title_margin(titles) - 40, margin=dict(t=_title_margin(titles), b=50, l=60, r=20))
+    top = _title_margin(titles)
+    fig.update_layout(height=360 + top, margin=dict(t=top, b=50, l=60, r=20))
     who = ("the anxious partner" if all(_has_anxious(str(c["pairing"])) for c in chosen)
            else "the anxious partner (partner a where neither is anxious)")
     return Panel("phase", "Phase portrait: pursuit against withdrawal", (
