@@ -31,7 +31,7 @@ def _stages() -> dict:
     simulate(pop, 365)
     profile.disable()
     stats = pstats.Stats(profile).stats
-    wanted = {"run": "kernel.run (compiled loop)", "pack": "kernel.pack (parameter profiles)",
+    wanted = {"run": "kernel.run (compiled loop)", "parameter_columns": "kernel.parameter_columns",
               "summary": "CycleTracker.summary", "table": "DailyAggregates.table",
               "initial_array": "initial state", "simulate": "simulate (total)"}
     out = {"make_population (not part of simulate)": round(population_seconds, 3)}

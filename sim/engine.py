@@ -92,7 +92,7 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     """
     n = pop.n
     state = initial_array(pop)
-    params = kernel.pack(pop.partner)
+    columns = kernel.parameter_columns(pop.partner)
     tracker = CycleTracker(n, days, pop.couple["shock_day"], state_view(state), pop.classification)
     aggregates = DailyAggregates(np.zeros(n, dtype=np.int64) if groups is None else groups, days)
     together = np.ones(n, dtype=np.bool_)
@@ -110,7 +110,7 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     keys = np.ascontiguousarray(pop.keys)
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
-        kernel.run(state, params, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
+        kernel.run(state, columns, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
                    series_together, day_slot, snapshots, pop.schedule, block, summarise)
         if progress is not None:
             progress(block.stop)

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-import pandas as pd
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -29,7 +28,7 @@ from numba.extending import intrinsic
 from sim import interventions
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.dynamics import STATE_FIELDS, PartnerState
-from sim.interventions import partner_rows
+from sim.interventions import PARTNER_PARAMETERS
 from sim.outcomes import Acc, accumulate_couple, aggregate_block
 from sim.randomness import (
     CONFLICT_BLOCK,
@@ -60,17 +59,6 @@ _DISTRESS = STATE_FIELDS.index("distress")
 _FIELDS = len(STATE_FIELDS)
 _PARAMETERS = len(PartnerParams._fields)
 _TALLIES = len(Acc)
-
-
-class PackedParameters(NamedTuple):
-    """Partner parameters as the kernel reads them: a table of distinct profiles and an index.
-
-    A sweep cell (or a preset) gives many couples the same parameters; the
-    table is then short, and packing it costs little however large the population.
-    """
-
-    profiles: np.ndarray   # (profiles, 2, len(PARTNER_PARAMETERS)) distinct parameter rows of a couple
-    index: np.ndarray      # (couples,) the profile of each couple
 
 
 class CoupleScope(NamedTuple):
@@ -113,28 +101,16 @@ class Recording(NamedTuple):
     snapshots: np.ndarray          # (couples, recorded days, 2, len(STATE_FIELDS))
 
 
-def _first_rows(index: np.ndarray) -> np.ndarray:
-    """The first row of each profile, in profile order."""
-    return np.unique(index, return_index=True)[1]
+def parameter_columns(partner: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A population's partner parameters (name -> (couples, 2)) as the kernel reads them, in kernel order.
 
-
-def pack(partner: dict[str, np.ndarray]) -> PackedParameters:
-    """Pack a population's partner parameters (name -> (couples, 2) array) for :func:`run`."""
-    rows = partner_rows(partner)
-    flat = rows.reshape(rows.shape[0], -1)
-    varying = [j for j in range(flat.shape[1]) if not np.all(flat[:, j] == flat[0, j])]
-    if varying:
-        # One 64-bit hash per row of the varying columns, factorized: O(n) and about ten times faster than a
-        # MultiIndex when every couple differs (model 2's presets), which made packing a tenth of a run.
-        # Exact all the same: a row is trusted to its profile only if it equals the profile's first row.
-        values = flat[:, varying]
-        index, _ = pd.factorize(pd.util.hash_pandas_object(pd.DataFrame(values), index=False).to_numpy())
-        if not np.array_equal(values, values[_first_rows(index)][index]):
-            index, _ = pd.MultiIndex.from_arrays(list(values.T)).factorize()     # a hash collision
-    else:
-        index = np.zeros(flat.shape[0], dtype=np.int64)
-    first = _first_rows(index)
-    return PackedParameters(np.ascontiguousarray(rows[first]), np.ascontiguousarray(index.astype(np.int64)))
+    Each column is the population's own array when it is already float64,
+    C-contiguous and writable (no copy): building a (couples, 2, parameters)
+    table first, or packing repeated rows into profiles, cost a tenth of a
+    run for 100,000 couples (most of it touching 62 MB of fresh memory).
+    """
+    return tuple(np.require(partner[name], dtype=np.float64, requirements=["C", "W"])
+                 for name in PARTNER_PARAMETERS)
 
 
 # --- one partner's column of a structure-of-arrays block, as a tuple -------------
@@ -229,12 +205,13 @@ def _draw_normals(keys, first, width, day, z, uniform, found):
 def _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight, shared_weight, found):
     """Mix the couple's shared stress normal of the day into both partners' stressor normals."""
     position = np.uint64(SHARED_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
-    count = 0
     for c in range(width):
         u = high_uniform(stream_bits(keys[first + c], position))
         shared_uniform[c] = u
         shared[c] = central_normal(u)
-        count = _rare(in_normal_tails(u), found, count, c)
+    count = 0     # (a loop of its own: counting in the loop above would keep that loop from vectorising)
+    for c in range(width):
+        count = _rare(in_normal_tails(shared_uniform[c]), found, count, c)
     for n in range(count):
         shared[found[n]] = tail_normal(shared_uniform[found[n]])
     for c in range(width):
@@ -246,9 +223,10 @@ def _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight
 def _add_conflicts(keys, first, width, day, conflict_rate, conflict_severity, drive, occurs, found):
     """Add the day's random conflicts to ``drive`` (2, LANES): one uniform a couple, a size only on conflict days."""
     position = np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
-    count = 0
     for c in range(width):
         occurs[c] = high_uniform(stream_bits(keys[first + c], position))
+    count = 0
+    for c in range(width):
         count = _rare(occurs[c] < conflict_rate[first + c], found, count, c)   # conflict_event is 0 otherwise
     sizes = np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for n in range(count):
@@ -279,7 +257,7 @@ def _record(day, first, width, x, kept, keep_slot, series, series_together, toge
 
 
 @numba.njit(cache=True, error_model="numpy")
-def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high,
+def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high,
               first, width):
     """Run couples ``first .. first + width - 1`` (at most LANES) through all days, side by side."""
     # Arrays taken out of the tuples once: an array read from a tuple inside a loop costs a reference count.
@@ -298,6 +276,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
     old = np.empty((_FIELDS, 2, LANES))
     new = np.empty((_FIELDS, 2, LANES))
     parameters = np.empty((_PARAMETERS, 2, LANES))
+    base = np.empty((LANES, 2, _PARAMETERS))      # each partner's parameters before interventions, as a row
     z = np.empty((2, NORMALS_PER_DAY, LANES))
     uniform = np.empty((2, NORMALS_PER_DAY, LANES))
     drive = np.zeros((2, LANES))
@@ -320,7 +299,8 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
             for f in range(_FIELDS):
                 old[f, r, c] = state[i, r, f]
             for k in range(_PARAMETERS):
-                parameters[k, r, c] = profiles[index[i], r, k]
+                base[c, r, k] = columns[k][i, r]
+                parameters[k, r, c] = base[c, r, k]
         own_weight[c], shared_weight[c] = shared_strain_weights(shared_stress[i])
         sharing |= shared_stress[i] > 0.0
         conflicts |= conflict_rate[i] > 0.0
@@ -351,7 +331,7 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
             for c in range(width):
                 if planned[first + c]:
                     for r in range(2):
-                        scheduled[r, c] = SCHEDULED_PARAMETERS(profiles[index[first + c], r], today,
+                        scheduled[r, c] = SCHEDULED_PARAMETERS(base[c, r], today,
                                                                schedule[first + c], r, day, low, high)
                         for k in range(_PARAMETERS):
                             parameters[k, r, c] = today[k]
@@ -398,14 +378,14 @@ def run_lanes(state, profiles, index, keys, days, scope, tracking, recording, sc
 
 
 @numba.njit(cache=True)
-def run_couples(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high):
+def run_couples(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high):
     """Every couple of the arrays, a block of LANES at a time."""
     for first in range(0, state.shape[0], LANES):
-        run_lanes(state, profiles, index, keys, days, scope, tracking, recording, schedule, planned, low, high,
+        run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high,
                   first, min(LANES, state.shape[0] - first))
 
 
-def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int, couple: dict,
+def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, days: int, couple: dict,
         tracker, aggregates, together: np.ndarray, keep_slot: np.ndarray, series: np.ndarray,
         series_together: np.ndarray, day_slot: np.ndarray, snapshots: np.ndarray, schedule: np.ndarray,
         block: slice = slice(None), summarise: bool = True) -> None:
@@ -414,7 +394,7 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     Args:
         state: (couples, 2, len(STATE_FIELDS)) day-0 state; holds the final
             state on return (a dissolved couple's as it was when it split up).
-        params: partner parameters packed by :func:`pack`.
+        columns: partner parameters as :func:`parameter_columns` gives them.
         keys: (couples,) uint64 random-stream keys.
         days: days to simulate.
         couple: couple-scope parameters (name -> (couples,) array).
@@ -454,8 +434,8 @@ def run(state: np.ndarray, params: PackedParameters, keys: np.ndarray, days: int
     block_state = np.array(state[b])
     low, high = interventions.declared_bounds()
     rules = np.array(schedule[b])
-    # params.profiles is pack's own contiguous array (as long as the population when every couple differs).
-    run_couples(block_state, params.profiles, np.array(params.index[b]), np.array(keys[b]),
+    # A block of rows of a C-contiguous column is itself C-contiguous and writable: a view, not a copy.
+    run_couples(block_state, tuple(column[b] for column in columns), np.array(keys[b]),
                 days, scope, tracking, recording, rules, interventions.planned_couples(rules), low, high)
     state[b] = block_state
     together[b] = block_together
