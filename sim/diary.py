@@ -36,7 +36,16 @@ from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
 from sim.population import Population
-from sim.randomness import measurement_draws, missing_draws
+from sim.randomness import (
+    MEASUREMENT_BLOCK,
+    MISSING_BLOCK,
+    NORMALS_PER_DAY,
+    high_uniform,
+    inverse_normal,
+    low_uniform,
+    measurement_draws,
+    stream_bits,
+)
 from sim.selectors import ROLES
 from sim.storage import atomic_output, write_json, write_parquet
 
@@ -73,8 +82,9 @@ class Diaries:
     @property
     def kept(self) -> np.ndarray:
         """(couples,) share of the diary's entries (partner-days up to its length) that were made."""
-        entered = np.isfinite(self.daily).any(axis=-1).sum(axis=(1, 2))
-        return entered / (2.0 * np.maximum(self.lengths, 1))
+        out = np.empty(self.n)
+        _entries_kept(np.ascontiguousarray(self.daily, dtype=float), np.asarray(self.lengths, dtype=np.int64), out)
+        return out
 
 
 def diary_model_days(diary: DiarySpec) -> list[int]:
@@ -136,73 +146,146 @@ def measure(snapshots: dict[int, dict[str, np.ndarray]], diary: DiarySpec, keys:
 def measure_recorded(recorded: np.ndarray, recorded_days: np.ndarray, diary: DiarySpec, keys: np.ndarray,
                      lengths: np.ndarray | None = None, missing_rate: np.ndarray | float | None = None) -> Diaries:
     """:func:`measure` from the engine's snapshot array (couples, recorded days, 2, STATE_FIELDS) and its days."""
-    daily_items, intake_items = diary.daily_items(), diary.intake_items()
-    days, n = diary.days, len(keys)
-    slot = {int(d): i for i, d in enumerate(recorded_days)}
-    first = slot[diary.acclimation_days + 1]
-    if [slot.get(d) for d in diary_model_days(diary)[1:]] != list(range(first, first + days)):
-        raise ValueError("the snapshots must hold every diary day, in order")
-    lengths = np.full(n, days) if lengths is None else np.asarray(lengths)
-    rate = diary.missing_rate if missing_rate is None else missing_rate
-    rate = np.broadcast_to(np.asarray(rate, dtype=float), (n,))
-    errors = measurement_draws(keys, days * len(daily_items) + len(intake_items))
-    missed = missing_draws(keys, days) < rate[:, None, None]
-    items = [diary.items[name] for name in daily_items]
-    scales = np.array([[*VARIABLE_RANGES[item.measures], *item.scale, item.error_sd] for item in items]).reshape(-1, 5)
-    daily = np.empty((n, 2, days, len(daily_items)))
-    _read_daily_items(np.ascontiguousarray(recorded), first, np.array([STATE_FIELDS.index(i.measures) for i in items],
-                                                                        dtype=np.int64),
-                      scales, np.array([i.whole_points for i in items], dtype=np.bool_), errors, missed,
-                      lengths.astype(np.int64), daily)
-    intake = np.empty((n, 2, len(intake_items)))
-    offset = days * len(daily_items)
-    for j, name in enumerate(intake_items):
-        true = recorded[:, slot[diary.acclimation_days], :, STATE_FIELDS.index(diary.items[name].measures)]
-        intake[..., j] = item_value(diary, name, true, errors[..., offset + j])
-    return Diaries(daily, intake, lengths.astype(np.int64), daily_items, intake_items)
+    reading = DiaryReading.of(diary, recorded_days, len(keys), lengths, missing_rate)
+    daily = np.empty((len(keys), 2, diary.days, len(reading.fields)))
+    _read_daily_items(np.ascontiguousarray(recorded), reading.first, reading.fields, reading.scales, reading.whole,
+                      np.ascontiguousarray(keys, dtype=np.uint64), reading.rate, reading.lengths, daily)
+    return Diaries(daily, reading.intake(recorded, keys), reading.lengths, diary.daily_items(), diary.intake_items())
+
+
+@dataclass
+class DiaryReading:
+    """How a diary reads the engine's snapshot array: the items' fields and scales, lengths and missed-entry rates."""
+
+    diary: DiarySpec
+    first: int               # the slot in the snapshots of diary day 1
+    intake_slot: int         # the slot of day ``acclimation_days`` (intake)
+    fields: np.ndarray       # (daily items,) the state field each daily item reads
+    scales: np.ndarray       # (daily items, 5) each variable's range, the item's scale and its error SD
+    whole: np.ndarray        # (daily items,) whether the item is read in whole points
+    lengths: np.ndarray      # (couples,) diary days kept per couple
+    rate: np.ndarray         # (couples,) chance of a missed entry
+
+    @classmethod
+    def of(cls, diary: DiarySpec, recorded_days: np.ndarray, n: int, lengths: np.ndarray | None = None,
+           missing_rate: np.ndarray | float | None = None) -> DiaryReading:
+        """The reading of ``n`` couples' snapshots on ``recorded_days`` (which must hold every diary day, in order)."""
+        slot = {int(d): i for i, d in enumerate(recorded_days)}
+        first = slot[diary.acclimation_days + 1]
+        if [slot.get(d) for d in diary_model_days(diary)[1:]] != list(range(first, first + diary.days)):
+            raise ValueError("the snapshots must hold every diary day, in order")
+        items = [diary.items[name] for name in diary.daily_items()]
+        scales = np.array([[*VARIABLE_RANGES[i.measures], *i.scale, i.error_sd] for i in items]).reshape(-1, 5)
+        rate = diary.missing_rate if missing_rate is None else missing_rate
+        return cls(diary, first, slot[diary.acclimation_days],
+                   np.array([STATE_FIELDS.index(i.measures) for i in items], dtype=np.int64), scales,
+                   np.array([i.whole_points for i in items], dtype=np.bool_),
+                   (np.full(n, diary.days) if lengths is None else np.asarray(lengths)).astype(np.int64),
+                   np.ascontiguousarray(np.broadcast_to(np.asarray(rate, dtype=float), (n,))))
+
+    def intake(self, recorded: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """(couples, 2, intake items): the intake items, their errors after every daily item's in the stream."""
+        diary = self.diary
+        names = diary.intake_items()
+        errors = measurement_draws(keys, len(names), first=diary.days * len(self.fields))
+        intake = np.empty((len(keys), 2, len(names)))
+        for j, name in enumerate(names):
+            true = recorded[:, self.intake_slot, :, STATE_FIELDS.index(diary.items[name].measures)]
+            intake[..., j] = item_value(diary, name, true, errors[..., j])
+        return intake
+
+
+# A couple's stream positions: item k's error on diary day t (0-based) at MEASUREMENT + k * days + t (partner a
+# the high half, b the low), whether day t's entry is missed at MISSING + t.
+_MEASUREMENT_POSITION = np.uint64(MEASUREMENT_BLOCK * NORMALS_PER_DAY)
+_MISSING_POSITION = np.uint64(MISSING_BLOCK * NORMALS_PER_DAY)
+
+
+@numba.njit(cache=True, inline="always")
+def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length, out):
+    """Couple ``c``'s daily items (:func:`_reading`) into ``out`` (2, days, items), NaN where missed or beyond.
+
+    ``scales`` holds per item the variable's range, the item's scale and its
+    error SD. Each number is drawn from the couple's stream where it is
+    needed (an entry not made draws no errors), the same numbers in any order.
+    """
+    _, days, items = out.shape
+    for t in range(days):
+        missed = stream_bits(key, _MISSING_POSITION + np.uint64(t))
+        gone_a = t >= length or high_uniform(missed) < rate
+        gone_b = t >= length or low_uniform(missed) < rate
+        for k in range(items):
+            if gone_a and gone_b:
+                out[0, t, k] = np.nan
+                out[1, t, k] = np.nan
+                continue
+            bits = stream_bits(key, _MEASUREMENT_POSITION + np.uint64(k * days + t))
+            for r in range(2):
+                if gone_b if r else gone_a:
+                    out[r, t, k] = np.nan
+                    continue
+                z = inverse_normal(low_uniform(bits) if r else high_uniform(bits))
+                out[r, t, k] = _reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
+                                        scales[k, 2], scales[k, 3], scales[k, 4], z, whole[k])
 
 
 @numba.njit(cache=True)
-def _read_daily_items(recorded, first, fields, scales, whole, errors, missed, lengths, out):
-    """The daily items of every couple (:func:`_reading`, as :func:`item_value`), NaN where missed or beyond.
-
-    ``scales`` holds per item the variable's range, the item's scale and its
-    error SD; item k's error on day t is ``errors[c, r, k * days + t]``.
-    """
-    n, _, days, items = out.shape
-    for c in range(n):
-        for r in range(2):
-            for t in range(days):
-                gone = missed[c, r, t] or t >= lengths[c]
-                for k in range(items):
-                    if gone:
-                        out[c, r, t, k] = np.nan
-                        continue
-                    out[c, r, t, k] = _reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
-                                               scales[k, 2], scales[k, 3], scales[k, 4],
-                                               errors[c, r, k * days + t], whole[k])
+def _read_daily_items(recorded, first, fields, scales, whole, keys, rate, lengths, out):
+    for c in range(out.shape[0]):
+        measure_couple(recorded, c, first, fields, scales, whole, keys[c], rate[c], lengths[c], out[c])
 
 
-def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
-                     missing_rate: np.ndarray | float | None = None, progress=None) -> Diaries:
-    """Simulate every couple of ``pop`` through acclimation and the diary, and measure them.
+@numba.njit(cache=True, inline="always")
+def share_kept(daily, length):
+    """The share of a couple's entries (partner-days up to ``length``) made: ``daily`` (2, days, items), NaN if not."""
+    entered = 0
+    for r in range(2):
+        for t in range(daily.shape[1]):
+            for k in range(daily.shape[2]):
+                if np.isfinite(daily[r, t, k]):
+                    entered += 1
+                    break
+    return entered / (2.0 * max(length, 1))
 
-    Runs the batch engine in blocks of :data:`SIMULATION_BLOCK` couples so the
-    daily snapshots stay small; ``progress`` is called with couples done.
+
+@numba.njit(cache=True)
+def _entries_kept(daily, lengths, out):
+    for c in range(daily.shape[0]):
+        out[c] = share_kept(daily[c], lengths[c])
+
+
+def simulated_blocks(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+                     missing_rate: np.ndarray | float | None = None, progress=None):
+    """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
+
+    Yields ``(couples, part, result, lengths, missing_rate)`` per block: its
+    slice of ``pop``, its population, the engine's result holding the
+    snapshots of :func:`diary_model_days` (nothing else summarised), and its
+    couples' diary lengths and missed-entry rates. Blocks keep the snapshots
+    small; ``progress`` is called with couples done.
     """
     days = diary_model_days(diary)
-    parts = []
     n = pop.n
     rate = np.broadcast_to(np.asarray(diary.missing_rate if missing_rate is None else missing_rate, float), (n,))
     length = np.full(n, diary.days) if lengths is None else np.asarray(lengths)
     for start in range(0, n, SIMULATION_BLOCK):
         block = slice(start, min(start + SIMULATION_BLOCK, n))
         part = pop.subset(block)
-        result = simulate(part, days[-1], snapshot_days=days, summarise=False)
-        parts.append(measure_recorded(result.recorded, result.recorded_days, diary, part.keys, length[block],
-                                      rate[block]))
+        yield block, part, simulate(part, days[-1], snapshot_days=days, summarise=False), length[block], rate[block]
         if progress is not None:
             progress(block.stop)
+
+
+def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+                     missing_rate: np.ndarray | float | None = None, progress=None) -> Diaries:
+    """Simulate every couple of ``pop`` through acclimation and the diary, and measure them.
+
+    The engine runs :func:`simulated_blocks`; :func:`sim.fit.summaries.simulated_summaries`
+    gives these diaries' statistics without keeping them.
+    """
+    parts = [measure_recorded(result.recorded, result.recorded_days, diary, part.keys, block_lengths, block_rate)
+             for _, part, result, block_lengths, block_rate in simulated_blocks(pop, diary, lengths, missing_rate,
+                                                                               progress)]
     first = parts[0]
     return Diaries(np.concatenate([p.daily for p in parts]), np.concatenate([p.intake for p in parts]),
                    np.concatenate([p.lengths for p in parts]), first.daily_items, first.intake_items)

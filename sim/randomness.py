@@ -349,11 +349,11 @@ def setup_draws(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniform, normal
 
 
-def measurement_draws(keys: np.ndarray, count: int) -> np.ndarray:
-    """Normals for a virtual study's measurement errors: (couples, 2, count), positions ``3 * 2^41 + k``."""
+def measurement_draws(keys: np.ndarray, count: int, first: int = 0) -> np.ndarray:
+    """Normals for a virtual study's measurement errors: (couples, 2, count), positions ``3 * 2^41 + first + k``."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     normal = np.empty((keys.shape[0], 2, count))
-    _fill_normals(keys, MEASUREMENT_BLOCK * NORMALS_PER_DAY, normal)
+    _fill_normals(keys, MEASUREMENT_BLOCK * NORMALS_PER_DAY + first, normal)
     return normal
 
 

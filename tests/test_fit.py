@@ -16,13 +16,14 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.diary import Diaries, from_table, item_value, simulate_diaries, to_table
+from sim.diary import Diaries, diary_model_days, from_table, item_value, simulate_diaries, to_table
 from sim.engine import simulate
 from sim.experiment.spec import load
 from sim.fit import CONTRACTION, COVERAGE_RANGE
 from sim.fit.estimator import Estimator, Prior, population_of, simulate_set
 from sim.fit.run import interval, misspecification, what_if
-from sim.fit.summaries import correlation, summaries, summary_names
+from sim.fit.summaries import correlation, simulated_summaries, summaries, summary_names
+from sim.randomness import measurement_draws, missing_draws
 from tests.browser import CHROMIUM, chromium_page, figure_facts, labelling_problems, traces_with_data
 
 SPEC = Path(__file__).parent / "specs" / "diary_fit_small.toml"
@@ -71,6 +72,40 @@ def test_an_item_maps_its_variable_onto_its_scale():
     assert item_value(diary, "satisfied", np.array([0.0, 0.5, 1.0]), np.zeros(3)).tolist() == [1.0, 4.0, 7.0]
     assert np.allclose(item_value(diary, "ecr_anxiety", np.array([1.0, 4.2, 7.0]), np.zeros(3)), [1.0, 4.2, 7.0])
     assert item_value(diary, "pressed_partner", np.array([0.0]), np.array([50.0])).tolist() == [4.0]   # clipped
+
+
+def test_diaries_are_measured_as_the_measurement_model_and_the_random_streams_define_them():
+    """Each entry is item_value of the state with its error from measurement_draws, missed per missing_draws.
+
+    The compiled measurement draws each number where it is needed; this is
+    the definition it must equal, written out with the whole arrays.
+    """
+    design = load(SPEC)
+    diary = design.spec.diary
+    n = 300
+    rng = np.random.default_rng(4)
+    theta = Prior.of(design.spec).draw(n, rng)
+    lengths, rate = rng.integers(10, diary.days + 1, size=n), rng.uniform(0.0, 0.4, size=n)
+    pop = population_of(design.spec, theta, design.spec.fit.free, [(9, i) for i in range(n)])
+    diaries = simulate_diaries(pop, diary, lengths, rate)
+    days = diary_model_days(diary)
+    state = simulate(pop, days[-1], snapshot_days=days, summarise=False).snapshots
+    items, intake_items = diary.daily_items(), diary.intake_items()
+    errors = measurement_draws(pop.keys, diary.days * len(items) + len(intake_items))
+    missed = missing_draws(pop.keys, diary.days) < rate[:, None, None]
+    gone = missed | (np.arange(diary.days)[None, None, :] >= lengths[:, None, None])
+    for k, name in enumerate(items):
+        true = np.stack([state[d][diary.items[name].measures] for d in days[1:]], axis=-1)   # (couples, 2, days)
+        error = errors[..., k * diary.days:(k + 1) * diary.days]
+        expected = np.where(gone, np.nan, item_value(diary, name, true, error))
+        assert np.array_equal(diaries.daily[..., k], expected, equal_nan=True), name
+    for j, name in enumerate(intake_items):
+        true = state[days[0]][diary.items[name].measures]
+        error = errors[..., diary.days * len(items) + j]
+        assert np.array_equal(diaries.intake[..., j], item_value(diary, name, true, error))
+    assert np.array_equal(diaries.kept, (~gone).sum(axis=(1, 2)) / (2.0 * lengths))
+    # The fit's path, measuring and summarising couple by couple, gives the statistics of these very diaries.
+    assert np.array_equal(simulated_summaries(pop, diary, lengths, rate), summaries(diaries, diary))
 
 
 def test_statistics_read_only_the_entries_a_diary_has():

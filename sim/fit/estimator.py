@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.diary import Diaries, simulate_diaries
+from sim.diary import Diaries
 from sim.experiment.populations import fixed_overrides
 from sim.experiment.spec import DiarySpec, Spec
-from sim.fit.summaries import summaries, summary_names
+from sim.fit.summaries import simulated_summaries, summary_names
 from sim.population import Population, make_population
 from sim.storage import atomic_output, write_json
 
@@ -141,8 +141,7 @@ def simulate_set(spec: Spec, prior: Prior, n: int, prefix: int, design: DesignRa
     lengths = rng.integers(design.min_days, design.max_days + 1, size=n)
     missing = rng.uniform(0.0, design.max_missing, size=n)
     pop = population_of(spec, theta, prior.keys, [(prefix, i) for i in range(n)])
-    diaries = simulate_diaries(pop, spec.diary, lengths, missing, progress=progress)
-    return theta, summaries(diaries, spec.diary)
+    return theta, simulated_summaries(pop, spec.diary, lengths, missing, progress=progress)
 
 
 def _quiet_backends() -> None:

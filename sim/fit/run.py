@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.diary import Diaries, DiaryError, from_table, simulate_diaries
+from sim.diary import Diaries, DiaryError, from_table
 from sim.engine import simulate
 from sim.experiment.spec import Design, Spec
 from sim.fit import CONTRACTION, COVERAGE_RANGE
 from sim.fit.estimator import HELD_OUT_KEY, DesignRange, Estimator, EstimatorError, population_of, simulate_set
-from sim.fit.summaries import summaries
+from sim.fit.summaries import simulated_summaries, summaries
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
 from sim.storage import atomic_output, write_json, write_parquet
@@ -154,7 +154,7 @@ def predictive_checks(spec: Spec, estimator: Estimator, draws: np.ndarray, obser
     lengths, missing = _repeat_diaries(observed, take)
     spawn = [(PREDICTIVE_KEY, c, d) for c in range(n) for d in range(take)]
     pop = population_of(spec, theta, estimator.prior.keys, spawn)
-    predicted = summaries(simulate_diaries(pop, spec.diary, lengths, missing), spec.diary).reshape(n, take, -1)
+    predicted = simulated_summaries(pop, spec.diary, lengths, missing).reshape(n, take, -1)
     checked = [i for i, name in enumerate(estimator.names) if name not in ("diary days", "share of entries kept")
                and not any(name == f"{item} {r}" for item in spec.diary.intake_items() for r in "ab")]
     rows = []

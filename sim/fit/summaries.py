@@ -29,8 +29,9 @@ import numpy as np
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim import params as P
-from sim.diary import Diaries, to_unit
+from sim.diary import Diaries, DiaryReading, measure_couple, share_kept, simulated_blocks, to_unit
 from sim.experiment.spec import DiarySpec
+from sim.population import Population
 from sim.selectors import ROLES
 
 # Below this sum of squares an item counts as constant: its correlations are "no association".
@@ -99,55 +100,85 @@ def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out.reshape(shape)
 
 
+@numba.njit(cache=True, inline="always")
+def couple_statistics(daily, scales, pursuit, withdrawal, high, unit, weight, out):
+    """Every daily-item statistic of one couple, in :func:`summary_names`' order, into ``out``.
+
+    ``daily`` is the couple's (2, days, items) in the items' scales with NaN
+    for entries not made; ``scales`` (items, 2) holds each scale's ends, so the
+    statistics read every item on 0-1 as :func:`sim.diary.to_unit` does.
+    ``pursuit`` and ``withdrawal`` are the items measuring them (-1 if none);
+    ``unit`` and ``weight`` are (items, 2, days) scratch arrays. Returns the
+    number of columns written.
+    """
+    _, days, items = daily.shape
+    for k in range(items):
+        for r in range(2):
+            for t in range(days):
+                value = (daily[r, t, k] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
+                entered = np.isfinite(value)
+                unit[k, r, t] = value if entered else 0.0       # each partner's item a contiguous run of days
+                weight[k, r, t] = 1.0 if entered else 0.0       # 1 where an entry was made, 0 where not
+    column = 0
+    for k in range(items):
+        a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
+        for x, w in ((a, wa), (b, wb)):
+            mean, sd = _weighted_mean_and_sd(x, w)
+            out[column] = mean
+            out[column + 1] = sd
+            out[column + 2] = _weighted_pearson(x[:-1], w[:-1], x[1:], w[1:])
+            column += 3
+        out[column] = _weighted_pearson(a, wa, b, wb)
+        out[column + 1] = _weighted_pearson(a[:-1], wa[:-1], b[1:], wb[1:])
+        out[column + 2] = _weighted_pearson(b[:-1], wb[:-1], a[1:], wa[1:])
+        column += 3
+    if pursuit >= 0 and withdrawal >= 0:
+        pa, pb, wpa, wpb = unit[pursuit, 0], unit[pursuit, 1], weight[pursuit, 0], weight[pursuit, 1]
+        wa, wb, wwa, wwb = unit[withdrawal, 0], unit[withdrawal, 1], weight[withdrawal, 0], weight[withdrawal, 1]
+        out[column] = _weighted_pearson(pa[:-1], wpa[:-1], wb[1:], wwb[1:])
+        out[column + 1] = _weighted_pearson(pb[:-1], wpb[:-1], wa[1:], wwa[1:])
+        out[column + 2] = _weighted_pearson(wa[:-1], wwa[:-1], pb[1:], wpb[1:])
+        out[column + 3] = _weighted_pearson(wb[:-1], wwb[:-1], pa[1:], wpa[1:])
+        entered = flaring = 0.0
+        for t in range(days):
+            both = wpa[t] * wwb[t] * wpb[t] * wwa[t]
+            entered += both
+            flaring += both * (max(pa[t] * wb[t], pb[t] * wa[t]) >= high)
+        out[column + 4] = flaring / entered if entered > 0.0 else 0.0
+        column += 5
+    return column
+
+
 @numba.njit(cache=True)
 def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
-    """Every daily-item statistic of every couple, in :func:`summary_names`' order, into ``out``.
-
-    ``daily`` is (couples, 2, days, items) in the items' scales with NaN for
-    entries not made; ``scales`` (items, 2) holds each scale's ends, so the
-    statistics read every item on 0-1 as :func:`sim.diary.to_unit` does.
-    ``pursuit`` and ``withdrawal`` are the items measuring them (-1 if none).
-    Returns the number of columns written.
-    """
+    """:func:`couple_statistics` of every couple of ``daily`` (couples, 2, days, items); returns the columns written."""
     n, _, days, items = daily.shape
-    unit = np.empty((items, 2, days))      # one couple's items on 0-1, each partner's a contiguous run of days
-    weight = np.empty((items, 2, days))    # 1 where an entry was made, 0 where not
+    unit = np.empty((items, 2, days))
+    weight = np.empty((items, 2, days))
     column = 0
     for c in range(n):
-        for k in range(items):
-            for r in range(2):
-                for t in range(days):
-                    value = (daily[c, r, t, k] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
-                    entered = np.isfinite(value)
-                    unit[k, r, t] = value if entered else 0.0
-                    weight[k, r, t] = 1.0 if entered else 0.0
-        column = 0
-        for k in range(items):
-            a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
-            for x, w in ((a, wa), (b, wb)):
-                mean, sd = _weighted_mean_and_sd(x, w)
-                out[c, column] = mean
-                out[c, column + 1] = sd
-                out[c, column + 2] = _weighted_pearson(x[:-1], w[:-1], x[1:], w[1:])
-                column += 3
-            out[c, column] = _weighted_pearson(a, wa, b, wb)
-            out[c, column + 1] = _weighted_pearson(a[:-1], wa[:-1], b[1:], wb[1:])
-            out[c, column + 2] = _weighted_pearson(b[:-1], wb[:-1], a[1:], wa[1:])
-            column += 3
-        if pursuit >= 0 and withdrawal >= 0:
-            pa, pb, wpa, wpb = unit[pursuit, 0], unit[pursuit, 1], weight[pursuit, 0], weight[pursuit, 1]
-            wa, wb, wwa, wwb = unit[withdrawal, 0], unit[withdrawal, 1], weight[withdrawal, 0], weight[withdrawal, 1]
-            out[c, column] = _weighted_pearson(pa[:-1], wpa[:-1], wb[1:], wwb[1:])
-            out[c, column + 1] = _weighted_pearson(pb[:-1], wpb[:-1], wa[1:], wwa[1:])
-            out[c, column + 2] = _weighted_pearson(wa[:-1], wwa[:-1], pb[1:], wpb[1:])
-            out[c, column + 3] = _weighted_pearson(wb[:-1], wwb[:-1], pa[1:], wpa[1:])
-            entered = flaring = 0.0
-            for t in range(days):
-                both = wpa[t] * wwb[t] * wpb[t] * wwa[t]
-                entered += both
-                flaring += both * (max(pa[t] * wb[t], pb[t] * wa[t]) >= high)
-            out[c, column + 4] = flaring / entered if entered > 0.0 else 0.0
-            column += 5
+        column = couple_statistics(daily[c], scales, pursuit, withdrawal, high, unit, weight, out[c])
+    return column
+
+
+@numba.njit(cache=True)
+def _simulated_statistics(recorded, first, fields, item_scales, whole, keys, rate, lengths, scales, pursuit,
+                          withdrawal, high, days, out, kept):
+    """Measure each couple's diary from the snapshots and compute its statistics, one couple at a time.
+
+    The same numbers as :func:`sim.diary.measure_recorded` followed by
+    :func:`_daily_statistics`: the two compiled functions they call, without
+    an array of every couple's diary between them.
+    """
+    items = fields.shape[0]
+    diary = np.empty((2, days, items))
+    unit = np.empty((items, 2, days))
+    weight = np.empty((items, 2, days))
+    column = 0
+    for c in range(recorded.shape[0]):
+        measure_couple(recorded, c, first, fields, item_scales, whole, keys[c], rate[c], lengths[c], diary)
+        column = couple_statistics(diary, scales, pursuit, withdrawal, high, unit, weight, out[c])
+        kept[c] = share_kept(diary, lengths[c])
     return column
 
 
@@ -175,20 +206,55 @@ def summary_names(diary: DiarySpec) -> list[str]:
     return [*names, "diary days", "share of entries kept"]
 
 
-def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
-    """The statistics of :func:`summary_names` for every couple: ``(couples, statistics)``."""
+def _daily_arguments(diary: DiarySpec, items: list[str]) -> tuple:
+    """What the statistics need to know of the daily items: their scales and which measure pursuit and withdrawal."""
     p, w = _measures(diary, "pursuit"), _measures(diary, "withdrawal")
-    names = summary_names(diary)
-    out = np.empty((diaries.n, len(names)))
-    scales = np.array([diary.items[name].scale for name in diaries.daily_items], dtype=float).reshape(-1, 2)
-    column = _daily_statistics(np.ascontiguousarray(diaries.daily, dtype=float), scales,
-                               -1 if p is None or w is None else p, -1 if p is None or w is None else w,
-                               P.PARAMETERS["high_intensity"].default, out)
-    if diaries.n == 0:
-        column = len(names) - 2 - 2 * len(diaries.intake_items)
-    for j, name in enumerate(diaries.intake_items):
-        value = to_unit(diary, name, diaries.intake[..., j])
+    scales = np.array([diary.items[name].scale for name in items], dtype=float).reshape(-1, 2)
+    both = p is not None and w is not None
+    return scales, p if both else -1, w if both else -1, P.PARAMETERS["high_intensity"].default
+
+
+def _intake_and_design(out: np.ndarray, column: int, diary: DiarySpec, intake: np.ndarray, intake_items: list[str],
+                       lengths: np.ndarray, kept: np.ndarray) -> None:
+    """The statistics after the daily items': each intake item of each partner, the diary's length and share kept."""
+    for j, name in enumerate(intake_items):
+        value = to_unit(diary, name, intake[..., j])
         out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
         column += 2
-    out[:, column], out[:, column + 1] = diaries.lengths, diaries.kept
+    out[:, column], out[:, column + 1] = lengths, kept
+
+
+def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
+    """The statistics of :func:`summary_names` for every couple: ``(couples, statistics)``."""
+    names = summary_names(diary)
+    out = np.empty((diaries.n, len(names)))
+    column = _daily_statistics(np.ascontiguousarray(diaries.daily, dtype=float),
+                               *_daily_arguments(diary, diaries.daily_items), out)
+    if diaries.n == 0:
+        column = len(names) - 2 - 2 * len(diaries.intake_items)
+    _intake_and_design(out, column, diary, diaries.intake, diaries.intake_items, diaries.lengths, diaries.kept)
+    return out
+
+
+def simulated_summaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+                        missing_rate: np.ndarray | float | None = None, progress=None) -> np.ndarray:
+    """``summaries(simulate_diaries(pop, diary, lengths, missing_rate), diary)``, without keeping the diaries.
+
+    The same numbers (tested), measured and summarised couple by couple
+    straight from the engine's snapshots: what ``cycles fit`` simulates
+    hundreds of thousands of times.
+    """
+    names = summary_names(diary)
+    out = np.empty((pop.n, len(names)))
+    scales, pursuit, withdrawal, high = _daily_arguments(diary, diary.daily_items())
+    for couples, part, result, block_lengths, block_rate in simulated_blocks(pop, diary, lengths, missing_rate,
+                                                                            progress):
+        reading = DiaryReading.of(diary, result.recorded_days, part.n, block_lengths, block_rate)
+        keys = np.ascontiguousarray(part.keys, dtype=np.uint64)
+        kept = np.empty(part.n)
+        column = _simulated_statistics(np.ascontiguousarray(result.recorded), reading.first, reading.fields,
+                                       reading.scales, reading.whole, keys, reading.rate, reading.lengths, scales,
+                                       pursuit, withdrawal, high, diary.days, out[couples], kept)
+        _intake_and_design(out[couples], column, diary, reading.intake(result.recorded, keys),
+                           diary.intake_items(), reading.lengths, kept)
     return out
