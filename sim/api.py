@@ -145,7 +145,7 @@ def _spec_and_folder(spec: SpecSource, out: str | Path | None, default_suffix: s
     try:
         if folder.exists() and not folder.is_dir():
             raise NotADirectoryError(f"{folder} is a file")
-        check_writable(folder / "chunks" / "chunk-000000.series.parquet")
+        check_writable(folder / "chunks" / "chunk-000000.series.arrow")
     except OSError as exc:
         raise InputError(f"--out: path {str(folder)[:200]!r} is not writable ({exc}); expected a writable folder") \
             from None

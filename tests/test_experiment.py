@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.experiment.runner import sweep
+from sim.experiment.runner import FINISHED_CHUNKS, sweep
 from sim.experiment.spec import SpecError, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,11 +107,11 @@ def test_a_killed_sweep_resumes_and_holds_every_run_exactly_once(tmp_path):
     command = [sys.executable, "-m", "sim.cli", "sweep", str(spec), "--workers", "1", "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list((out / "chunks").glob("*.runs.parquet"))) < 2:
+    while time.time() < deadline and len(list((out / "chunks").glob(FINISHED_CHUNKS))) < 2:
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    finished_before = len(list((out / "chunks").glob("*.runs.parquet")))
+    finished_before = len(list((out / "chunks").glob(FINISHED_CHUNKS)))
     assert 2 <= finished_before < 6, "the kill must land mid-sweep"
     assert not (out / "runs.parquet").exists()
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
+from sim.experiment.runner import FINISHED_CHUNKS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -721,7 +722,7 @@ def alive(pid: int) -> bool:
 
 
 def chunks_done(folder: Path) -> int:
-    return len(list((folder / "chunks").glob("chunk-*.runs.parquet"))) if (folder / "chunks").exists() else 0
+    return len(list((folder / "chunks").glob(FINISHED_CHUNKS))) if (folder / "chunks").exists() else 0
 
 
 def test_two_commands_on_one_folder(tmp_path):
@@ -756,7 +757,7 @@ def test_kill_9_then_resume_gives_byte_identical_results(tmp_path):
     wait_for(lambda: not any(alive(p) for p in workers), timeout=30)      # the pool died with its command
     # A chunk cut short on disk and a temporary left by the kill: the resume must recompute the one and
     # remove the other, not trust or keep them.
-    finished = sorted((tmp_path / "killed" / "chunks").glob("chunk-*.runs.parquet"))
+    finished = sorted((tmp_path / "killed" / "chunks").glob(FINISHED_CHUNKS))
     finished[0].write_bytes(finished[0].read_bytes()[:100])
     (tmp_path / "killed" / ".runs.parquet.abcdefgh.part").write_bytes(b"")
     resumed = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", "f.toml", "--out", "killed", "--workers", "2"],
