@@ -120,51 +120,47 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
     Rows are ordered cell, statistic, replicate, role, day, so that each series (cell, statistic, replicate,
     role) runs over consecutive days and its values, smooth from day to day, sit together where the Parquet
     encodings find their repeats. The cell statistics come first in a cell (replicate -1), then its sampled
-    couples (statistic "couple").
+    couples (statistic "couple"). Every cell has the same number of sampled couples (the first replicates),
+    so each column is one (cells, rows of a cell, roles, days) array written in that order.
     """
     spec = design.spec
     days = np.unique(np.r_[np.arange(0, spec.days + 1, spec.record.series_every), spec.days])
     count, values = result.aggregator.statistics(days)              # (D, G, 2), (D, G, 2, V, S)
     n_days, n_groups = count.shape[:2]
-    shape = (n_groups, len(STATISTICS), 2, n_days)
-    columns = {
-        "cell": [np.broadcast_to((np.arange(n_groups) + cells.start)[:, None, None, None], shape).ravel()],
-        "statistic": [np.broadcast_to(np.arange(len(STATISTICS))[None, :, None, None], shape).ravel()],
-        "replicate": [np.full(int(np.prod(shape)), -1)],
-        "role": [np.broadcast_to(np.arange(2)[None, None, :, None], shape).ravel()],
-        "day": [np.broadcast_to(days[None, None, None, :], shape).ravel()],
-        "couples": [np.broadcast_to(count.transpose(1, 2, 0)[:, None], shape).ravel()],
-    }
-    by_row = values.transpose(1, 4, 2, 0, 3).reshape(-1, len(SERIES_VARIABLES))
-    for i, v in enumerate(SERIES_VARIABLES):
-        columns[v] = [by_row[:, i]]
-    if result.kept_series is not None:
-        kept = result.kept_couples
-        series = result.kept_series[days].transpose(1, 2, 0, 3)            # (kept, 2, D, fields)
-        shape = series.shape[:3]
-        columns["cell"].append(np.broadcast_to(couple_cell[kept][:, None, None], shape).ravel())
-        columns["statistic"].append(np.full(int(np.prod(shape)), len(STATISTICS)))
-        columns["replicate"].append(np.broadcast_to(replicate[kept][:, None, None], shape).ravel())
-        columns["role"].append(np.broadcast_to(np.arange(2)[None, :, None], shape).ravel())
-        columns["day"].append(np.broadcast_to(days[None, None, :], shape).ravel())
-        columns["couples"].append(np.ones(int(np.prod(shape)), dtype=np.int64))
+    n_stats = len(STATISTICS)
+    kept = result.kept_couples if result.kept_series is not None else np.zeros(0, dtype=np.int64)
+    per_cell = len(kept) // n_groups
+    shape = (n_groups, n_stats + per_cell, 2, n_days)
+    statistic = np.empty(shape[:2], dtype=np.int8)
+    statistic[:, :n_stats], statistic[:, n_stats:] = np.arange(n_stats), n_stats
+    replicates = np.full(shape[:2], -1, dtype=np.int32)
+    replicates[:, n_stats:] = replicate[kept].reshape(n_groups, per_cell)
+    couples = np.ones(shape, dtype=np.int32)
+    couples[:, :n_stats] = count.transpose(1, 2, 0)[:, None]
+    columns = {"cell": np.broadcast_to((np.arange(n_groups, dtype=np.int32) + cells.start)[:, None, None, None],
+                                       shape).ravel(),
+               "day": np.broadcast_to(days.astype(np.int32), shape).ravel(),
+               "role": pd.Categorical.from_codes(np.broadcast_to(np.arange(2, dtype=np.int8)[:, None], shape).ravel(),
+                                                 categories=["a", "b"]),
+               "statistic": pd.Categorical.from_codes(np.broadcast_to(statistic[:, :, None, None], shape).ravel(),
+                                                      categories=[*STATISTICS, "couple"]),
+               "replicate": np.broadcast_to(replicates[:, :, None, None], shape).ravel(),
+               "couples": couples.ravel()}
+    statistics = values.transpose(3, 1, 4, 2, 0)                     # (V, G, S, 2, D)
+    if per_cell:
+        series = result.kept_series[days].transpose(1, 2, 0, 3)       # (kept, 2, D, fields), kept in cell order
+        series = series.reshape(n_groups, per_cell, 2, n_days, -1)
         p, w = STATE_FIELDS.index("pursuit"), STATE_FIELDS.index("withdrawal")
-        intensity = cycle_intensity(series[:, 0, :, p], series[:, 0, :, w], series[:, 1, :, p], series[:, 1, :, w])
-        for v in SERIES_VARIABLES:
-            own = intensity[:, None, :] if v == "cycle_intensity" else series[..., STATE_FIELDS.index(v)]
-            columns[v].append(np.broadcast_to(own, shape).ravel())
-    joined = {name: np.concatenate(parts) for name, parts in columns.items()}
-    # Within each part rows are in order already, and a cell's statistics precede its couples: a stable sort
-    # by cell interleaves the two parts.
-    order = np.argsort(joined["cell"], kind="stable")
-    table = {"cell": joined["cell"][order].astype(np.int32), "day": joined["day"][order].astype(np.int32),
-             "role": pd.Categorical.from_codes(joined["role"][order], categories=["a", "b"]),
-             "statistic": pd.Categorical.from_codes(joined["statistic"][order], categories=[*STATISTICS, "couple"]),
-             "replicate": joined["replicate"][order].astype(np.int32),
-             "couples": joined["couples"][order].astype(np.int32)}
-    for v in SERIES_VARIABLES:
-        table[v] = joined[v][order].round(SERIES_DECIMALS).astype(np.float32)
-    return pd.DataFrame(table)
+        intensity = cycle_intensity(series[:, :, 0, :, p], series[:, :, 0, :, w], series[:, :, 1, :, p],
+                                    series[:, :, 1, :, w])
+    for i, v in enumerate(SERIES_VARIABLES):
+        column = np.empty(shape, dtype=np.float32)
+        column[:, :n_stats] = statistics[i].round(SERIES_DECIMALS)
+        if per_cell:
+            own = intensity[:, :, None, :] if v == "cycle_intensity" else series[..., STATE_FIELDS.index(v)]
+            column[:, n_stats:] = own.round(SERIES_DECIMALS)
+        columns[v] = column.ravel()
+    return pd.DataFrame(columns)
 
 
 # --- the sweep ------------------------------------------------------------------
