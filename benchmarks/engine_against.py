@@ -39,7 +39,9 @@ def run_case(path: str) -> dict:
     sys.path.insert(0, path)
     from sim.engine import simulate
     from sim.population import make_population
-    simulate(make_population("anxious-avoidant", 2, 1), 3)        # loads (or fills) the compiled-code cache
+    # Loads (or fills) the compiled-code cache; as many couples as timed, so that the histograms' count type
+    # (sim.outcomes.histogram_counts) and so the compiled loop are those of the timed run.
+    simulate(make_population("anxious-avoidant", COUPLES, 1), 1)
     pop = make_population("anxious-avoidant", COUPLES, 1, overrides=["shock_day=100"])
     started = time.perf_counter()
     result = simulate(pop, DAYS)

@@ -53,7 +53,7 @@ def run_case(driver: str, couples: int, days: int, intervention: str | None = No
     from sim.engine import simulate
     from sim.model import CoupleModel
     from sim.population import make_population
-    simulate(make_population("anxious-avoidant", 2, 1), 3)          # loads the compiled-code cache
+    simulate(make_population("anxious-avoidant", couples, 1), 1)    # the compiled loop of this size's count type
     CoupleModel("anxious-avoidant", n_couples=1, seed=1, days=3).run()
     warm_up = time.perf_counter() - started
     pop = make_population("anxious-avoidant", couples, 1, overrides=["shock_day=100"], intervention=intervention)

@@ -22,7 +22,7 @@ import time
 def _stages() -> dict:
     from sim.engine import simulate
     from sim.population import make_population
-    simulate(make_population("anxious-avoidant", 2, 1), 3)
+    simulate(make_population("anxious-avoidant", 100_000, 1), 1)     # the compiled loop of this size's count type
     started = time.perf_counter()
     pop = make_population("anxious-avoidant", 100_000, 1, overrides=["shock_day=100"])
     population_seconds = time.perf_counter() - started

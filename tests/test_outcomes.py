@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.outcomes import CycleTracker, window_length
+from sim.outcomes import CycleTracker, DailyAggregates, histogram_counts, window_length
 from sim.params import defaults
 
 
@@ -99,3 +99,18 @@ def test_declared_outcome_columns_are_what_a_run_gives():
     from sim.population import make_population
     from sim.schema import OUTCOME_COLUMNS
     assert tuple(simulate(make_population("anxious-avoidant", 2, 0), 30).outcomes.columns) == OUTCOME_COLUMNS
+
+
+def test_histogram_counts_are_16_bits_until_a_group_could_overflow_them_and_give_the_same_quartiles():
+    assert histogram_counts(np.repeat(np.arange(3), 65_535)) == np.uint16       # a group of 65,535 fits
+    assert histogram_counts(np.zeros(65_536, dtype=np.int64)) == np.int32        # one more could overflow it
+    rng = np.random.default_rng(5)
+    narrow = DailyAggregates(np.repeat(np.arange(4), 50), days=3)
+    wide = DailyAggregates(np.repeat(np.arange(4), 50), days=3)
+    wide.hist = wide.hist.astype(np.int32)
+    counts = rng.integers(0, 60, size=narrow.hist.shape)
+    narrow.hist[:], wide.hist[:] = counts, counts
+    narrow.sums[:] = wide.sums[:] = rng.uniform(0, 50, size=narrow.sums.shape)
+    assert narrow.hist.dtype == np.uint16
+    for a, b in zip(narrow.statistics(), wide.statistics(), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
