@@ -383,7 +383,8 @@ def aggregate_block(hist, sums, groups, first, width, x, live, values, bins):
 def _histogram_statistics(hist, sums, days, quartiles, low, width, count, values):
     """Mean and quartiles of every (day, group, role, variable) histogram, into ``count`` and ``values``.
 
-    A quartile q is the inverted-CDF quantile, read linearly within its bin:
+    A quartile q is the inverted-CDF quantile, read linearly within its bin
+    (``quartiles`` in rising order):
     with ``n`` couples, the first bin ``k`` whose cumulative count reaches
     ``q n``, then ``low + (k + clip((q n - before) / inside, 0, 1)) width``,
     ``before`` and ``inside`` the counts below and in that bin. NaN for a
@@ -403,10 +404,12 @@ def _histogram_statistics(hist, sums, days, quartiles, low, width, count, values
                         for s in range(1, values.shape[4]):
                             values[d, g, r, v, s] = np.nan
                         continue
+                    # The quartiles rise, so each one's search goes on from where the one before stopped:
+                    # one pass over the bins, with the very bins and counts of a search from the start.
+                    cumulative = 0
+                    k = 0
                     for s in range(quartiles.shape[0]):
                         target = quartiles[s] * n
-                        cumulative = 0
-                        k = 0
                         while k < hist.shape[4] - 1 and cumulative + hist[day, g, r, v, k] < target:
                             cumulative += hist[day, g, r, v, k]
                             k += 1
