@@ -404,8 +404,9 @@ def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFram
     pairings = grouped["pairing"]
     columns = {"pairing": pairings.first().where(pairings.nunique() == 1, MIXED), "couples": grouped.size()}
     columns.update(grouped[levels].first().to_dict("series"))
-    for label in CLASSES:
-        columns[f"share_{label}"] = (runs["classification"] == label).groupby(runs["cell"]).mean()
+    # Each class's share of the cell's couples: one groupby over indicator columns, not one per class.
+    shares = pd.DataFrame({f"share_{label}": runs["classification"] == label for label in CLASSES})
+    columns.update(shares.groupby(runs["cell"]).mean().to_dict("series"))
     excluded = {"cell", "replicate", "seed_key", "seed_cell", *factor_names}
     metrics = [c for c in runs.columns if c not in excluded and pd.api.types.is_numeric_dtype(runs[c])
                and not pd.api.types.is_bool_dtype(runs[c])]
@@ -413,10 +414,11 @@ def cell_summary(runs: pd.DataFrame, factor_names: Iterable[str]) -> pd.DataFram
     sd = grouped[metrics].std(ddof=1)
     n = grouped[metrics].count()
     half = stdtrit(np.maximum(n - 1, 1), 0.975) * sd / np.sqrt(n)
-    for m in metrics:
-        columns[f"{m}_mean"] = mean[m]
-        columns[f"{m}_sd"] = sd[m]
-        columns[f"{m}_ci_low"] = mean[m] - half[m]
-        columns[f"{m}_ci_high"] = mean[m] + half[m]
+    # Per metric its mean, SD and interval, side by side: one array, not four Series a metric.
+    statistics = np.stack([mean.to_numpy(), sd.to_numpy(), (mean - half).to_numpy(), (mean + half).to_numpy()],
+                          axis=2).reshape(len(mean), -1)
+    names = [f"{m}_{kind}" for m in metrics for kind in ("mean", "sd", "ci_low", "ci_high")]
     # One constructor call consolidates the columns into a block per dtype.
-    return pd.DataFrame(columns).rename_axis("cell").reset_index()
+    described = pd.DataFrame(columns)
+    return pd.concat([described, pd.DataFrame(statistics, index=mean.index, columns=names)],
+                     axis=1).rename_axis("cell").reset_index()
