@@ -19,6 +19,7 @@ else (missing completely at random).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,11 +147,7 @@ def measure(snapshots: dict[int, dict[str, np.ndarray]], diary: DiarySpec, keys:
 def measure_recorded(recorded: np.ndarray, recorded_days: np.ndarray, diary: DiarySpec, keys: np.ndarray,
                      lengths: np.ndarray | None = None, missing_rate: np.ndarray | float | None = None) -> Diaries:
     """:func:`measure` from the engine's snapshot array (couples, recorded days, 2, STATE_FIELDS) and its days."""
-    reading = DiaryReading.of(diary, recorded_days, len(keys), lengths, missing_rate)
-    daily = np.empty((len(keys), 2, diary.days, len(reading.fields)))
-    _read_daily_items(np.ascontiguousarray(recorded), reading.first, reading.fields, reading.scales, reading.whole,
-                      np.ascontiguousarray(keys, dtype=np.uint64), reading.rate, reading.lengths, daily)
-    return Diaries(daily, reading.intake(recorded, keys), reading.lengths, diary.daily_items(), diary.intake_items())
+    return DiaryReading.of(diary, recorded_days, len(keys), lengths, missing_rate).measure(recorded, keys)
 
 
 @dataclass
@@ -182,6 +179,18 @@ class DiaryReading:
                    np.array([i.whole_points for i in items], dtype=np.bool_),
                    (np.full(n, diary.days) if lengths is None else np.asarray(lengths)).astype(np.int64),
                    np.ascontiguousarray(np.broadcast_to(np.asarray(rate, dtype=float), (n,))))
+
+    def block(self, couples: slice) -> DiaryReading:
+        """The reading of the couples in ``couples`` only."""
+        return dataclasses.replace(self, lengths=self.lengths[couples], rate=self.rate[couples])
+
+    def measure(self, recorded: np.ndarray, keys: np.ndarray) -> Diaries:
+        """The diaries of the couples whose snapshots (couples, recorded days, 2, STATE_FIELDS) are ``recorded``."""
+        diary = self.diary
+        daily = np.empty((len(keys), 2, diary.days, len(self.fields)))
+        _read_daily_items(np.ascontiguousarray(recorded), self.first, self.fields, self.scales, self.whole,
+                          np.ascontiguousarray(keys, dtype=np.uint64), self.rate, self.lengths, daily)
+        return Diaries(daily, self.intake(recorded, keys), self.lengths, diary.daily_items(), diary.intake_items())
 
     def intake(self, recorded: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """(couples, 2, intake items): the intake items, their errors after every daily item's in the stream."""
@@ -258,20 +267,18 @@ def simulated_blocks(pop: Population, diary: DiarySpec, lengths: np.ndarray | No
                      missing_rate: np.ndarray | float | None = None, progress=None):
     """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
 
-    Yields ``(couples, part, result, lengths, missing_rate)`` per block: its
-    slice of ``pop``, its population, the engine's result holding the
-    snapshots of :func:`diary_model_days` (nothing else summarised), and its
-    couples' diary lengths and missed-entry rates. Blocks keep the snapshots
-    small; ``progress`` is called with couples done.
+    Yields ``(part, result, reading)`` per block: its population, the engine's
+    result holding the snapshots of :func:`diary_model_days` (nothing else
+    summarised), and how its diaries read them (:class:`DiaryReading`, with
+    the block's diary lengths and missed-entry rates). Blocks keep the
+    snapshots small; ``progress`` is called with couples done.
     """
     days = diary_model_days(diary)
-    n = pop.n
-    rate = np.broadcast_to(np.asarray(diary.missing_rate if missing_rate is None else missing_rate, float), (n,))
-    length = np.full(n, diary.days) if lengths is None else np.asarray(lengths)
-    for start in range(0, n, SIMULATION_BLOCK):
-        block = slice(start, min(start + SIMULATION_BLOCK, n))
+    reading = DiaryReading.of(diary, np.asarray(days), pop.n, lengths, missing_rate)
+    for start in range(0, pop.n, SIMULATION_BLOCK):
+        block = slice(start, min(start + SIMULATION_BLOCK, pop.n))
         part = pop.subset(block)
-        yield block, part, simulate(part, days[-1], snapshot_days=days, summarise=False), length[block], rate[block]
+        yield part, simulate(part, days[-1], snapshot_days=days, summarise=False), reading.block(block)
         if progress is not None:
             progress(block.stop)
 
@@ -283,9 +290,8 @@ def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | No
     The engine runs :func:`simulated_blocks`; :func:`sim.fit.summaries.simulated_summaries`
     gives these diaries' statistics without keeping them.
     """
-    parts = [measure_recorded(result.recorded, result.recorded_days, diary, part.keys, block_lengths, block_rate)
-             for _, part, result, block_lengths, block_rate in simulated_blocks(pop, diary, lengths, missing_rate,
-                                                                               progress)]
+    parts = [reading.measure(result.recorded, part.keys)
+             for part, result, reading in simulated_blocks(pop, diary, lengths, missing_rate, progress)]
     first = parts[0]
     return Diaries(np.concatenate([p.daily for p in parts]), np.concatenate([p.intake for p in parts]),
                    np.concatenate([p.lengths for p in parts]), first.daily_items, first.intake_items)

@@ -29,7 +29,7 @@ import numpy as np
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim import params as P
-from sim.diary import Diaries, DiaryReading, measure_couple, share_kept, simulated_blocks, to_unit
+from sim.diary import Diaries, measure_couple, share_kept, simulated_blocks, to_unit
 from sim.experiment.spec import DiarySpec
 from sim.population import Population
 from sim.selectors import ROLES
@@ -247,14 +247,15 @@ def simulated_summaries(pop: Population, diary: DiarySpec, lengths: np.ndarray |
     names = summary_names(diary)
     out = np.empty((pop.n, len(names)))
     scales, pursuit, withdrawal, high = _daily_arguments(diary, diary.daily_items())
-    for couples, part, result, block_lengths, block_rate in simulated_blocks(pop, diary, lengths, missing_rate,
-                                                                            progress):
-        reading = DiaryReading.of(diary, result.recorded_days, part.n, block_lengths, block_rate)
+    first = 0
+    for part, result, reading in simulated_blocks(pop, diary, lengths, missing_rate, progress):
         keys = np.ascontiguousarray(part.keys, dtype=np.uint64)
+        block = out[first:first + part.n]
         kept = np.empty(part.n)
         column = _simulated_statistics(np.ascontiguousarray(result.recorded), reading.first, reading.fields,
                                        reading.scales, reading.whole, keys, reading.rate, reading.lengths, scales,
-                                       pursuit, withdrawal, high, diary.days, out[couples], kept)
-        _intake_and_design(out[couples], column, diary, reading.intake(result.recorded, keys),
-                           diary.intake_items(), reading.lengths, kept)
+                                       pursuit, withdrawal, high, diary.days, block, kept)
+        _intake_and_design(block, column, diary, reading.intake(result.recorded, keys), diary.intake_items(),
+                           reading.lengths, kept)
+        first += part.n
     return out
