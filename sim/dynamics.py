@@ -64,7 +64,16 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01   # ln 2 split in two (fdlibm), so k ln 2 is exact in the high part
 _LN2_LO = 1.90821492927058770002e-10
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))   # e^-r, highest order first
-_HALVINGS = tuple(2.0 ** -(2 ** j) for j in range(10))                  # 2^-1, 2^-2, 2^-4, ... 2^-512
+
+
+def power_of_half(k):
+    """``2^-k`` for a whole number ``k`` (as a float) in 0-1022, exactly.
+
+    In Python, ``ldexp``; compiled (sim.compiled), the double's bits are set
+    directly, its exponent field to ``1023 - k``: a few integer operations that
+    a compiler can vectorise, where ``ldexp`` is a call into the math library.
+    """
+    return np.ldexp(1.0, -np.asarray(k).astype(np.int64))
 
 
 def exp_neg(x):
@@ -72,10 +81,9 @@ def exp_neg(x):
 
     ``x = k ln 2 + r`` with ``k = round(x / ln 2)`` and ``|r| <= ln 2 / 2``;
     ``exp(-r)`` by its Taylor polynomial to order 13 (truncation below
-    5e-18), and ``2^-k`` as the product of ``2^-(2^j)`` over the bits ``j``
-    of ``k``, each multiplication exact. Within two units in the last place
-    of the C library's ``exp``. Larger ``x`` is taken as 700 (``exp(-700)``
-    is about 1e-304).
+    5e-18), times ``2^-k`` (:func:`power_of_half`; exact, as the result stays
+    a normal double). Within two units in the last place of the C library's
+    ``exp``. Larger ``x`` is taken as 700 (``exp(-700)`` is about 1e-304).
     """
     x = np.minimum(x, 700.0)
     k = np.floor(x * _LOG2E + 0.5)
@@ -83,12 +91,7 @@ def exp_neg(x):
     value = 0.0 * r
     for coefficient in literal_unroll(_EXP_TAYLOR):
         value = value * (-r) + coefficient
-    for halving in literal_unroll(_HALVINGS):
-        k_half = np.floor(k * 0.5)
-        bit = k - 2.0 * k_half
-        value = value * (bit * halving + (1.0 - bit))     # times 2^-(2^j) or times 1, exactly
-        k = k_half
-    return value
+    return value * power_of_half(k)
 
 
 # --- mechanisms ----------------------------------------------------------------
