@@ -44,15 +44,15 @@ def _stages() -> dict:
 # Each stage of the kernel's day, as it appears in sim/kernel.py, and what it becomes with the stage left out.
 _STAGES = {
     # (zeros in their place: left out, the equations would read whatever the block's array held)
-    "random normals (6 per couple)": ("        _draw_normals(keys, first, width, day, z, uniform, found)\n",
+    "random normals (6 per couple)": ("        _draw_normals(keys, width, day, z, uniform, found)\n",
                                       "        z[:] = 0.0\n"),
     "equations (two partner_day calls)": ("        for c in range(width):\n            a = read_state(old, 0, c)",
                                           "        for c in range(0):\n            a = read_state(old, 0, c)"),
-    "outcome tracker": ("            for c in range(width):\n                if together[first + c]:\n"
+    "outcome tracker": ("            for c in range(width):\n                if together[c]:\n"
                         "                    accumulate_couple(",
-                        "            for c in range(0):\n                if together[first + c]:\n"
+                        "            for c in range(0):\n                if together[c]:\n"
                         "                    accumulate_couple("),
-    "per-day aggregates": ("            aggregate_block(hist[day], sums[day], groups, first, width, new, together, "
+    "per-day aggregates": ("            aggregate_block(hist[day], sums[day], groups, width, new, together, "
                            "values, bins)\n", "            pass\n"),
 }
 

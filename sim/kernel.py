@@ -175,7 +175,7 @@ def _rare(condition, found, count, where):
 
 
 @numba.njit(cache=True, inline="always")
-def _draw_normals(keys, first, width, day, z, uniform, found):
+def _draw_normals(keys, width, day, z, uniform, found):
     """The day's normals of the block's couples into ``z`` (2, NORMALS_PER_DAY, LANES).
 
     Same numbers as sim.randomness.couple_day_normals: every draw through the
@@ -185,7 +185,7 @@ def _draw_normals(keys, first, width, day, z, uniform, found):
     position = np.uint64(day) * np.uint64(NORMALS_PER_DAY)
     for k in range(NORMALS_PER_DAY):
         for c in range(width):
-            bits = stream_bits(keys[first + c], position + np.uint64(k))
+            bits = stream_bits(keys[c], position + np.uint64(k))
             u_a = high_uniform(bits)
             u_b = low_uniform(bits)
             uniform[0, k, c] = u_a
@@ -202,11 +202,11 @@ def _draw_normals(keys, first, width, day, z, uniform, found):
 
 
 @numba.njit(cache=True, inline="always")
-def _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight, shared_weight, found):
+def _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, found):
     """Mix the couple's shared stress normal of the day into both partners' stressor normals."""
     position = np.uint64(SHARED_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for c in range(width):
-        u = high_uniform(stream_bits(keys[first + c], position))
+        u = high_uniform(stream_bits(keys[c], position))
         shared_uniform[c] = u
         shared[c] = central_normal(u)
     count = 0     # (a loop of its own: counting in the loop above would keep that loop from vectorising)
@@ -220,34 +220,37 @@ def _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight
 
 
 @numba.njit(cache=True, inline="always")
-def _add_conflicts(keys, first, width, day, conflict_rate, conflict_severity, drive, occurs, found):
+def _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, found):
     """Add the day's random conflicts to ``drive`` (2, LANES): one uniform a couple, a size only on conflict days."""
     position = np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for c in range(width):
-        occurs[c] = high_uniform(stream_bits(keys[first + c], position))
+        occurs[c] = high_uniform(stream_bits(keys[c], position))
     count = 0
     for c in range(width):
-        count = _rare(occurs[c] < conflict_rate[first + c], found, count, c)   # conflict_event is 0 otherwise
+        count = _rare(occurs[c] < conflict_rate[c], found, count, c)
     sizes = np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for n in range(count):
         c = found[n]
-        bits = stream_bits(keys[first + c], sizes)
-        rate, severity = conflict_rate[first + c], conflict_severity[first + c]
+        bits = stream_bits(keys[c], sizes)
+        rate, severity = conflict_rate[c], conflict_severity[c]
         drive[0, c] += conflict_event(occurs[c], high_uniform(bits), rate, severity)
         drive[1, c] += conflict_event(occurs[c], low_uniform(bits), rate, severity)
 
 
 @numba.njit(cache=True, inline="always")
 def _record(day, first, width, x, kept, keep_slot, series, series_together, together, day_slot, snapshots):
-    """Keep the day's state of the block's kept couples and, on recorded days, of all of them."""
+    """Keep the day's state of the block's kept couples and, on recorded days, of all of them.
+
+    ``keep_slot`` and ``together`` are the block's views; ``snapshots`` the whole run's, from couple ``first``.
+    """
     if kept:
         for c in range(width):
-            slot = keep_slot[first + c]
+            slot = keep_slot[c]
             if slot >= 0:
                 for r in range(2):
                     for f in range(_FIELDS):
                         series[day, slot, r, f] = x[f, r, c]
-                series_together[day, slot] = together[first + c]
+                series_together[day, slot] = together[c]
     taken = day_slot[day]
     if taken >= 0:
         for c in range(width):
@@ -260,17 +263,24 @@ def _record(day, first, width, x, kept, keep_slot, series, series_together, toge
 def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high,
               first, width):
     """Run couples ``first .. first + width - 1`` (at most LANES) through all days, side by side."""
-    # Arrays taken out of the tuples once: an array read from a tuple inside a loop costs a reference count.
-    shock_day, shock_size = scope.shock_day, scope.shock_size
-    conflict_rate, conflict_severity, shared_stress = scope.conflict_rate, scope.conflict_severity, scope.shared_stress
-    can_dissolve, dissolution_distress, dissolution_days = (scope.can_dissolve, scope.dissolution_distress,
-                                                            scope.dissolution_days)
-    acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups
+    # Arrays taken out of the tuples once (an array read from a tuple inside a loop costs a reference count),
+    # and each per-couple array as the block's own view, indexed by the couple's place in the block: indexed
+    # by ``first + c``, which the compiler cannot prove non-negative, numba's wrap-around of negative indices
+    # turned every vectorised load into a gather.
+    last = first + width
+    keys, planned = keys[first:last], planned[first:last]
+    shock_day, shock_size = scope.shock_day[first:last], scope.shock_size[first:last]
+    conflict_rate, conflict_severity = scope.conflict_rate[first:last], scope.conflict_severity[first:last]
+    shared_stress, can_dissolve = scope.shared_stress[first:last], scope.can_dissolve[first:last]
+    dissolution_distress = scope.dissolution_distress[first:last]
+    dissolution_days = scope.dissolution_days[first:last]
+    acc, hist, sums, groups = tracking.acc, tracking.hist, tracking.sums, tracking.groups[first:last]
     window, late_start = tracking.window, tracking.late_start
     summarising = tracking.summarising
-    flare_high, flare_quiet, settle_tolerance = tracking.high, tracking.quiet, tracking.settle_tolerance
-    together, keep_slot, series, series_together = (recording.together, recording.keep_slot, recording.series,
-                                                    recording.series_together)
+    flare_high, flare_quiet = tracking.high[first:last], tracking.quiet[first:last]
+    settle_tolerance = tracking.settle_tolerance[first:last]
+    together, keep_slot = recording.together[first:last], recording.keep_slot[first:last]
+    series, series_together = recording.series, recording.series_together
     day_slot, snapshots = recording.day_slot, recording.snapshots
     # The block's arrays, LANES columns whatever the width, allocated once for all its days.
     old = np.empty((_FIELDS, 2, LANES))
@@ -301,35 +311,35 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
             for k in range(_PARAMETERS):
                 base[c, r, k] = columns[k][i, r]
                 parameters[k, r, c] = base[c, r, k]
-        own_weight[c], shared_weight[c] = shared_strain_weights(shared_stress[i])
-        sharing |= shared_stress[i] > 0.0
-        conflicts |= conflict_rate[i] > 0.0
-        intervening |= planned[i]
-        dissolving |= can_dissolve[i]
+        own_weight[c], shared_weight[c] = shared_strain_weights(shared_stress[c])
+        sharing |= shared_stress[c] > 0.0
+        conflicts |= conflict_rate[c] > 0.0
+        intervening |= planned[c]
+        dissolving |= can_dissolve[c]
     column = tracking.first + first
     for k in range(_TALLIES):
         for c in range(width):
             tally[k, c] = acc[k, column + c]
     if summarising:
-        aggregate_block(hist[0], sums[0], groups, first, width, old, together, values, bins)
+        aggregate_block(hist[0], sums[0], groups, width, old, together, values, bins)
     kept = False
     for c in range(width):
-        kept |= keep_slot[first + c] >= 0
+        kept |= keep_slot[c] >= 0
     _record(0, first, width, old, kept, keep_slot, series, series_together, together, day_slot, snapshots)
     apart = 0                                  # couples of the block that have split up
     for day in range(1, days + 1):
-        _draw_normals(keys, first, width, day, z, uniform, found)
+        _draw_normals(keys, width, day, z, uniform, found)
         if sharing:
-            _share_strain(keys, first, width, day, z, shared, shared_uniform, own_weight, shared_weight, found)
+            _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, found)
         for c in range(width):
-            shock = shock_size[first + c] if day == shock_day[first + c] else 0.0
+            shock = shock_size[c] if day == shock_day[c] else 0.0
             drive[0, c] = shock
             drive[1, c] = shock
         if conflicts:
-            _add_conflicts(keys, first, width, day, conflict_rate, conflict_severity, drive, occurs, found)
+            _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, found)
         if intervening:
             for c in range(width):
-                if planned[first + c]:
+                if planned[c]:
                     for r in range(2):
                         scheduled[r, c] = SCHEDULED_PARAMETERS(base[c, r], today,
                                                                schedule[first + c], r, day, low, high)
@@ -345,25 +355,25 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
                                                 (z[1, 0, c], z[1, 1, c], z[1, 2, c]), drive[1, c] + scheduled[1, c]))
         if apart:
             for c in range(width):
-                if not together[first + c]:      # a dissolved couple's state stays as it was
+                if not together[c]:      # a dissolved couple's state stays as it was
                     for r in range(2):
                         for f in range(_FIELDS):
                             new[f, r, c] = old[f, r, c]
         if summarising:
             for c in range(width):
-                if together[first + c]:
+                if together[c]:
                     accumulate_couple(tally, c, day, window, late_start,
-                                      shock_day[first + c], flare_high[first + c], flare_quiet[first + c],
-                                      settle_tolerance[first + c], new, c)
+                                      shock_day[c], flare_high[c], flare_quiet[c],
+                                      settle_tolerance[c], new, c)
         if summarising:
-            aggregate_block(hist[day], sums[day], groups, first, width, new, together, values, bins)
+            aggregate_block(hist[day], sums[day], groups, width, new, together, values, bins)
         if dissolving:
             for c in range(width):
-                if can_dissolve[first + c] and together[first + c]:
+                if can_dissolve[c] and together[c]:
                     streak[c] = dissolution_count(streak[c], new[_DISTRESS, 0, c], new[_DISTRESS, 1, c],
-                                                  dissolution_distress[first + c])
-                    if streak[c] >= dissolution_days[first + c]:
-                        together[first + c] = False
+                                                  dissolution_distress[c])
+                    if streak[c] >= dissolution_days[c]:
+                        together[c] = False
                         tally[Acc.DISSOLUTION_DAY, c] = day
                         apart += 1
         _record(day, first, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)

@@ -342,12 +342,13 @@ def histogram_bin(v, value):
 
 
 @numba.njit(cache=True, inline="always")
-def aggregate_block(hist, sums, groups, first, width, x, live, values, bins):
-    """Add a day of couples ``first .. first + width - 1`` that are ``live`` to their groups' histograms and sums.
+def aggregate_block(hist, sums, groups, width, x, live, values, bins):
+    """Add a day of a block's first ``width`` couples that are ``live`` to their groups' histograms and sums.
 
-    ``x[:, :, c]`` is couple ``first + c``'s state, (len(STATE_FIELDS), 2);
-    ``hist`` and ``sums`` the day's (groups, 2, variables, bins) and (groups,
-    2, variables); ``values`` and ``bins`` scratch arrays of shape (variables,
+    ``groups`` and ``live`` are the block's, one entry per couple; ``x[:, :,
+    c]`` is couple ``c``'s state, (len(STATE_FIELDS), 2); ``hist`` and
+    ``sums`` the day's (groups, 2, variables, bins) and (groups, 2,
+    variables); ``values`` and ``bins`` scratch arrays of shape (variables,
     2, at least width). The values and their bins are worked out for the
     whole block in vectorised loops; the counts and sums are then added couple
     by couple, in couple order (so sums do not depend on how couples are
@@ -366,13 +367,13 @@ def aggregate_block(hist, sums, groups, first, width, x, live, values, bins):
     for v in range(variables):
         for r in range(2):
             for c in range(width):
-                group = groups[first + c]
+                group = groups[c]
                 bins[v, r, c] = ((group * 2 + r) * variables + v) * HISTOGRAM_BINS + histogram_bin(v, values[v, r, c])
     counts = hist.reshape(hist.size)
     totals = sums.reshape(sums.size)
     for c in range(width):
-        if live[first + c]:
-            cell = groups[first + c] * 2 * variables
+        if live[c]:
+            cell = groups[c] * 2 * variables
             for r in range(2):
                 for v in range(variables):
                     counts[bins[v, r, c]] += 1
