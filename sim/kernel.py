@@ -227,7 +227,7 @@ def _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, oc
         occurs[c] = high_uniform(stream_bits(keys[c], position))
     count = 0
     for c in range(width):
-        count = _rare(occurs[c] < conflict_rate[c], found, count, c)
+        count = _rare(occurs[c] < conflict_rate[c], found, count, c)   # conflict_event is 0 otherwise
     sizes = np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for n in range(count):
         c = found[n]
@@ -301,7 +301,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
     today = np.empty(_PARAMETERS)
     found = np.empty(LANES, dtype=np.int64)          # the couples of a rare case (_rare)
     values = np.empty((len(SERIES_VARIABLES), 2, LANES))             # the aggregated variables and their bins
-    bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.int64)
+    bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.uint64)   # flat positions in hist
     sharing = conflicts = intervening = dissolving = False
     for c in range(width):
         i = first + c

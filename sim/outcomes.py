@@ -371,13 +371,15 @@ def aggregate_block(hist, sums, groups, width, x, live, values, bins):
                 bins[v, r, c] = ((group * 2 + r) * variables + v) * HISTOGRAM_BINS + histogram_bin(v, values[v, r, c])
     counts = hist.reshape(hist.size)
     totals = sums.reshape(sums.size)
+    # Unsigned positions (bins is uint64): numba then skips its wrap-around of negative indices, three
+    # instructions for each of the 20 additions a couple.
     for c in range(width):
         if live[c]:
             cell = groups[c] * 2 * variables
             for r in range(2):
                 for v in range(variables):
                     counts[bins[v, r, c]] += 1
-                    totals[cell + r * variables + v] += values[v, r, c]
+                    totals[np.uint64(cell + r * variables + v)] += values[v, r, c]
 
 
 @numba.njit(cache=True, error_model="numpy")
