@@ -19,6 +19,9 @@ from typing import Any
 import numba
 import numpy as np
 import pandas as pd
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim.compiled import EQUATIONS
@@ -341,6 +344,60 @@ def histogram_bin(v, value):
     return min(max(position, 0), HISTOGRAM_BINS - 1)
 
 
+_SUMS = 2 * len(SERIES_VARIABLES)     # a group's sums: (role, variable), role-major as in DailyAggregates.sums
+
+
+def _sum_places(context, builder, totals, args):
+    """Pointers to a group's sums in ``totals`` (args: totals, start), in (variable, role) order."""
+    view = context.make_array(totals)(context, builder, args[0])
+    begin = context.cast(builder, args[1], types.intp, types.intp)
+    places = []
+    for k in range(_SUMS):
+        v, r = divmod(k, 2)
+        place = builder.add(begin, context.get_constant(types.intp, r * (_SUMS // 2) + v))
+        places.append(cgutils.get_item_pointer(context, builder, totals, view, [place]))
+    return places
+
+
+@intrinsic
+def _read_sums(typingctx, totals, start):
+    """A group's sums, from position ``start`` of ``totals``, as a tuple in (variable, role) order."""
+    def codegen(context, builder, signature, args):
+        items = [builder.load(place) for place in _sum_places(context, builder, totals, args)]
+        return context.make_tuple(builder, signature.return_type, items)
+
+    return types.UniTuple(totals.dtype, _SUMS)(totals, types.intp), codegen
+
+
+@intrinsic
+def _write_sums(typingctx, totals, start, running):
+    """Store a group's sums (a tuple from :func:`_read_sums`) back at position ``start`` of ``totals``."""
+    def codegen(context, builder, signature, args):
+        for k, place in enumerate(_sum_places(context, builder, totals, args)):
+            builder.store(builder.extract_value(args[2], k), place)
+        return context.get_dummy_value()
+
+    return types.void(totals, types.intp, running), codegen
+
+
+@intrinsic
+def _add_column(typingctx, running, rows, c, live):
+    """``running`` plus column ``c`` of ``rows`` (one row per sum), or plus 0.0 where ``live`` is false."""
+    def codegen(context, builder, signature, args):
+        view = context.make_array(rows)(context, builder, args[1])
+        where = context.cast(builder, args[2], c, types.intp)
+        zero = context.get_constant(types.float64, 0.0)
+        out = args[0]
+        for k in range(running.count):
+            item = builder.load(cgutils.get_item_pointer(context, builder, rows, view,
+                                                         [context.get_constant(types.intp, k), where]))
+            added = builder.select(context.cast(builder, args[3], live, types.boolean), item, zero)
+            out = builder.insert_value(out, builder.fadd(builder.extract_value(out, k), added), k)
+        return out
+
+    return running(running, rows, c, live), codegen
+
+
 @numba.njit(cache=True, inline="always")
 def aggregate_block(hist, sums, groups, width, x, live, values, bins):
     """Add a day of a block's first ``width`` couples that are ``live`` to their groups' histograms and sums.
@@ -350,9 +407,10 @@ def aggregate_block(hist, sums, groups, width, x, live, values, bins):
     ``sums`` the day's (groups, 2, variables, bins) and (groups, 2,
     variables); ``values`` and ``bins`` scratch arrays of shape (variables,
     2, at least width). The values and their bins are worked out for the
-    whole block in vectorised loops; the counts and sums are then added couple
-    by couple, in couple order (so sums do not depend on how couples are
-    blocked), at flat positions worked out beforehand.
+    whole block in vectorised loops; the counts are then added couple by
+    couple at flat positions worked out beforehand, and the sums in couple
+    order (so they do not depend on how couples are blocked), kept in
+    registers along each run of couples of one group.
     """
     for r in range(2):
         for v in range(_INTENSITY):
@@ -371,15 +429,26 @@ def aggregate_block(hist, sums, groups, width, x, live, values, bins):
                 bins[v, r, c] = ((group * 2 + r) * variables + v) * HISTOGRAM_BINS + histogram_bin(v, values[v, r, c])
     counts = hist.reshape(hist.size)
     totals = sums.reshape(sums.size)
-    # Unsigned positions (bins is uint64): numba then skips its wrap-around of negative indices, three
-    # instructions for each of the 20 additions a couple.
+    # Unsigned positions (bins is uint64): numba then skips its wrap-around of negative indices.
     for c in range(width):
         if live[c]:
-            cell = groups[c] * 2 * variables
             for r in range(2):
                 for v in range(variables):
                     counts[bins[v, r, c]] += 1
-                    totals[np.uint64(cell + r * variables + v)] += values[v, r, c]
+    # The sums of a run of couples in one group are kept in registers (a tuple), each added to in couple
+    # order as before, and written back when the group changes: added to in memory, every couple's sum
+    # waited for the previous couple's store. A couple not live adds 0.0, which leaves a sum (never -0.0,
+    # as it starts at +0.0) as it was.
+    by_role = values.reshape((2 * variables, values.shape[2]))    # rows v then r: (v, r) -> v * 2 + r
+    group = groups[0]
+    running = _read_sums(totals, group * 2 * variables)
+    for c in range(width):
+        if groups[c] != group:
+            _write_sums(totals, group * 2 * variables, running)
+            group = groups[c]
+            running = _read_sums(totals, group * 2 * variables)
+        running = _add_column(running, by_role, c, live[c])
+    _write_sums(totals, group * 2 * variables, running)
 
 
 @numba.njit(cache=True, error_model="numpy")
