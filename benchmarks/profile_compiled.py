@@ -7,7 +7,7 @@ numba's machine code has no symbols that ``perf`` could name, so the engine
 runs under ``perf record`` (the software clock, which works in virtual
 machines without hardware counters) and, once it is done, copies its
 anonymous executable memory (where numba's code lives) to files. The samples
-that fall in the largest of those regions are counted per instruction of its
+that fall in the region holding most of them are counted per instruction of its
 disassembly and summed over straight-line stretches (from one jump, call or
 return to the next): each stretch is a loop body or a part of one, and its
 instruction mix says which stage of the day it is (the equations are the one
@@ -88,10 +88,15 @@ def main() -> dict:
                        stdout=subprocess.DEVNULL)
         ips = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip"], capture_output=True, text=True,
                              check=True).stdout.split()
-        region = max(Path(folder).glob("region_*.bin"), key=lambda p: p.stat().st_size)
-        low = int(region.stem.split("_")[1], 16)
-        high = low + region.stat().st_size
-        samples = collections.Counter(int(ip, 16) - low for ip in ips if low <= int(ip, 16) < high)
+        addresses = [int(ip, 16) for ip in ips]
+
+        def inside(region: Path) -> list[int]:
+            low = int(region.stem.split("_")[1], 16)
+            return [a - low for a in addresses if low <= a < low + region.stat().st_size]
+
+        # The region with the most samples holds the kernel (numba may have put other code in other regions).
+        region = max(Path(folder).glob("region_*.bin"), key=lambda r: len(inside(r)))
+        samples = collections.Counter(inside(region))
         disassembly = subprocess.run(["objdump", "-D", "-b", "binary", "-mi386:x86-64", "--no-show-raw-insn",
                                       str(region)], capture_output=True, text=True, check=True).stdout
         rates = json.loads((Path(folder) / "rates.json").read_text())
