@@ -49,9 +49,9 @@ _STAGES = {
     "equations (two partner_day calls)": ("        for c in range(width):\n            a = read_state(old, 0, c)",
                                           "        for c in range(0):\n            a = read_state(old, 0, c)"),
     "outcome tracker": ("            for c in range(width):\n                if together[c]:\n"
-                        "                    accumulate_couple(",
+                        "                    accumulate_day(",
                         "            for c in range(0):\n                if together[c]:\n"
-                        "                    accumulate_couple("),
+                        "                    accumulate_day("),
     "per-day aggregates": ("            aggregate_block(hist[day], sums[day], groups, width, new, together, "
                            "values, bins)\n", "            pass\n"),
 }

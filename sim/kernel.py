@@ -29,7 +29,7 @@ from sim import interventions
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.dynamics import STATE_FIELDS, PartnerState
 from sim.interventions import PARTNER_PARAMETERS
-from sim.outcomes import Acc, accumulate_couple, aggregate_block
+from sim.outcomes import ONE_YEAR, Acc, accumulate_day, accumulate_late, accumulate_one_year, aggregate_block
 from sim.randomness import (
     CONFLICT_BLOCK,
     CONFLICT_SIZE_BLOCK,
@@ -359,12 +359,19 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
                     for r in range(2):
                         for f in range(_FIELDS):
                             new[f, r, c] = old[f, r, c]
-        if summarising:
+        if summarising:       # accumulate_couple, its parts for the whole block (the late ones on their days)
             for c in range(width):
                 if together[c]:
-                    accumulate_couple(tally, c, day, window, late_start,
-                                      shock_day[c], flare_high[c], flare_quiet[c],
-                                      settle_tolerance[c], new, c)
+                    accumulate_day(tally, c, day, window, shock_day[c], flare_high[c], flare_quiet[c],
+                                   settle_tolerance[c], new, c)
+            if day >= late_start:
+                for c in range(width):
+                    if together[c]:
+                        accumulate_late(tally, c, flare_quiet[c], new, c)
+            if day == ONE_YEAR:
+                for c in range(width):
+                    if together[c]:
+                        accumulate_one_year(tally, c, new, c)
         if summarising:
             aggregate_block(hist[day], sums[day], groups, width, new, together, values, bins)
         if dissolving:

@@ -137,8 +137,20 @@ def accumulate_couple(acc, i, day, window, late_start, shock, high, quiet, settl
     the flare-up rule (:func:`flare_step`). Each per-couple condition is a
     selection rather than a branch, so the batch engine runs this for a block
     of couples in SIMD registers; the Mesa model calls it through
-    :meth:`CycleTracker.update`.
+    :meth:`CycleTracker.update`. The three parts touch different
+    accumulators: the engine runs the late window's and the first year's
+    only on their days, for the whole block (sim.kernel).
     """
+    accumulate_day(acc, i, day, window, shock, high, quiet, settle_tolerance, x, c)
+    if day >= late_start:
+        accumulate_late(acc, i, quiet, x, c)
+    if day == ONE_YEAR:
+        accumulate_one_year(acc, i, x, c)
+
+
+@numba.njit(cache=True, inline="always")
+def accumulate_day(acc, i, day, window, shock, high, quiet, settle_tolerance, x, c):
+    """The part of :func:`accumulate_couple` done every day: intensity, flare-ups, distress and settling."""
     pursuit_a, pursuit_b = x[_P, 0, c], x[_P, 1, c]
     intensity = _cycle_intensity(pursuit_a, x[_W, 0, c], pursuit_b, x[_W, 1, c])
     acc[Acc.COUNT, i] += 1.0
@@ -156,18 +168,6 @@ def accumulate_couple(acc, i, day, window, late_start, shock, high, quiet, settl
     acc[Acc.LAST_FLARE_DAY, i] = day if began else acc[Acc.LAST_FLARE_DAY, i]
     acc[Acc.CALMED_FLARE_UPS, i] += 1.0 if ended else 0.0
     acc[Acc.FLARE_DAYS, i] += 1.0 if weekly >= high else 0.0
-    if day >= late_start:
-        acc[Acc.SUM_LATE, i] += intensity
-        for r in range(2):
-            acc[Acc.PURSUIT_A + r, i] += x[_P, r, c]
-            acc[Acc.WITHDRAWAL_A + r, i] += x[_W, r, c]
-            acc[Acc.DISTRESS_A + r, i] += x[_D, r, c]
-            acc[Acc.GOAL_A + r, i] += x[_G, r, c]
-        acc[Acc.CALM_DAYS_LATE, i] += 1.0 if weekly < quiet else 0.0
-    if day == ONE_YEAR:
-        for r in range(2):
-            acc[Acc.ANXIETY_1Y_A + r, i] = x[_ANX, r, c]
-            acc[Acc.AVOIDANCE_1Y_A + r, i] = x[_AVO, r, c]
     couple_distress = 0.5 * (x[_D, 0, c] + x[_D, 1, c])
     weekly_distress = acc[Acc.WEEKLY_DISTRESS, i] + WEEKLY * (couple_distress - acc[Acc.WEEKLY_DISTRESS, i])
     acc[Acc.WEEKLY_DISTRESS, i] = weekly_distress
@@ -180,6 +180,26 @@ def accumulate_couple(acc, i, day, window, late_start, shock, high, quiet, settl
     settled = (shock > 0 and day > shock and np.isnan(acc[Acc.SETTLE_DAYS, i])
                and weekly_distress <= baseline + settle_tolerance)
     acc[Acc.SETTLE_DAYS, i] = day - shock if settled else acc[Acc.SETTLE_DAYS, i]
+
+
+@numba.njit(cache=True, inline="always")
+def accumulate_late(acc, i, quiet, x, c):
+    """The late window's part of :func:`accumulate_couple`, after :func:`accumulate_day` of the same day."""
+    acc[Acc.SUM_LATE, i] += _cycle_intensity(x[_P, 0, c], x[_W, 0, c], x[_P, 1, c], x[_W, 1, c])
+    for r in range(2):
+        acc[Acc.PURSUIT_A + r, i] += x[_P, r, c]
+        acc[Acc.WITHDRAWAL_A + r, i] += x[_W, r, c]
+        acc[Acc.DISTRESS_A + r, i] += x[_D, r, c]
+        acc[Acc.GOAL_A + r, i] += x[_G, r, c]
+    acc[Acc.CALM_DAYS_LATE, i] += 1.0 if acc[Acc.WEEKLY, i] < quiet else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def accumulate_one_year(acc, i, x, c):
+    """The traits at one year, the part of :func:`accumulate_couple` done on day ONE_YEAR."""
+    for r in range(2):
+        acc[Acc.ANXIETY_1Y_A + r, i] = x[_ANX, r, c]
+        acc[Acc.AVOIDANCE_1Y_A + r, i] = x[_AVO, r, c]
 
 
 @numba.njit(cache=True)
