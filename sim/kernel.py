@@ -238,10 +238,10 @@ def _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, oc
 
 
 @numba.njit(cache=True, inline="always")
-def _record(day, first, width, x, kept, keep_slot, series, series_together, together, day_slot, snapshots):
+def _record(day, width, x, kept, keep_slot, series, series_together, together, day_slot, snapshots):
     """Keep the day's state of the block's kept couples and, on recorded days, of all of them.
 
-    ``keep_slot`` and ``together`` are the block's views; ``snapshots`` the whole run's, from couple ``first``.
+    ``keep_slot``, ``together`` and ``snapshots`` are the block's views.
     """
     if kept:
         for c in range(width):
@@ -256,7 +256,7 @@ def _record(day, first, width, x, kept, keep_slot, series, series_together, toge
         for c in range(width):
             for r in range(2):
                 for f in range(_FIELDS):
-                    snapshots[first + c, taken, r, f] = x[f, r, c]
+                    snapshots[c, taken, r, f] = x[f, r, c]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -281,7 +281,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
     settle_tolerance = tracking.settle_tolerance[first:last]
     together, keep_slot = recording.together[first:last], recording.keep_slot[first:last]
     series, series_together = recording.series, recording.series_together
-    day_slot, snapshots = recording.day_slot, recording.snapshots
+    day_slot, snapshots = recording.day_slot, recording.snapshots[first:last]
     # The block's arrays, LANES columns whatever the width, allocated once for all its days.
     old = np.empty((_FIELDS, 2, LANES))
     new = np.empty((_FIELDS, 2, LANES))
@@ -325,7 +325,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
     kept = False
     for c in range(width):
         kept |= keep_slot[c] >= 0
-    _record(0, first, width, old, kept, keep_slot, series, series_together, together, day_slot, snapshots)
+    _record(0, width, old, kept, keep_slot, series, series_together, together, day_slot, snapshots)
     apart = 0                                  # couples of the block that have split up
     for day in range(1, days + 1):
         _draw_normals(keys, width, day, z, uniform, found)
@@ -383,7 +383,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
                         together[c] = False
                         tally[Acc.DISSOLUTION_DAY, c] = day
                         apart += 1
-        _record(day, first, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)
+        _record(day, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)
         old, new = new, old
     for c in range(width):
         for r in range(2):
