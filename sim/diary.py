@@ -34,13 +34,12 @@ from sim.dynamics import STATE_FIELDS
 from sim.engine import simulate
 from sim.experiment.populations import cohort_population
 from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
+from sim.kernel import DiaryItems
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
+from sim.measurement import MEASUREMENT_POSITION, MISSING_POSITION, item_reading
 from sim.population import Population
 from sim.randomness import (
-    MEASUREMENT_BLOCK,
-    MISSING_BLOCK,
-    NORMALS_PER_DAY,
     high_uniform,
     inverse_normal,
     low_uniform,
@@ -93,17 +92,10 @@ def diary_model_days(diary: DiarySpec) -> list[int]:
     return list(range(diary.acclimation_days, diary.acclimation_days + diary.days + 1))
 
 
-@numba.njit(cache=True, inline="always")
-def _reading(true, low, high, lo, hi, error_sd, z, whole):
-    """The measurement model: ``true`` mapped from [low, high] onto [lo, hi], plus error, clipped, maybe rounded."""
-    value = min(max(lo + (hi - lo) * (true - low) / (high - low) + error_sd * z, lo), hi)
-    return np.rint(value) if whole else value
-
-
 @numba.njit(cache=True)
 def _readings(true, z, low, high, lo, hi, error_sd, whole, out):
     for i in range(true.shape[0]):
-        out[i] = _reading(true[i], low, high, lo, hi, error_sd, z[i], whole)
+        out[i] = item_reading(true[i], low, high, lo, hi, error_sd, z[i], whole)
 
 
 def item_value(diary: DiarySpec, name: str, true: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -192,6 +184,12 @@ class DiaryReading:
                           np.ascontiguousarray(keys, dtype=np.uint64), self.rate, self.lengths, daily)
         return Diaries(daily, self.intake(recorded, keys), self.lengths, diary.daily_items(), diary.intake_items())
 
+    def items(self) -> DiaryItems:
+        """The daily items as the engine reads them on the diary's days, into a fresh ``daily`` array."""
+        diary = self.diary
+        return DiaryItems(diary.acclimation_days + 1, diary.days, self.fields, self.scales, self.whole,
+                          self.lengths, self.rate, np.empty((len(self.lengths), 2, diary.days, len(self.fields))))
+
     def intake(self, recorded: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """(couples, 2, intake items): the intake items, their errors after every daily item's in the stream."""
         diary = self.diary
@@ -204,12 +202,6 @@ class DiaryReading:
         return intake
 
 
-# A couple's stream positions: item k's error on diary day t (0-based) at MEASUREMENT + k * days + t (partner a
-# the high half, b the low), whether day t's entry is missed at MISSING + t.
-_MEASUREMENT_POSITION = np.uint64(MEASUREMENT_BLOCK * NORMALS_PER_DAY)
-_MISSING_POSITION = np.uint64(MISSING_BLOCK * NORMALS_PER_DAY)
-
-
 @numba.njit(cache=True, inline="always")
 def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length, out):
     """Couple ``c``'s daily items (:func:`_reading`) into ``out`` (2, days, items), NaN where missed or beyond.
@@ -220,7 +212,7 @@ def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length,
     """
     _, days, items = out.shape
     for t in range(days):
-        missed = stream_bits(key, _MISSING_POSITION + np.uint64(t))
+        missed = stream_bits(key, MISSING_POSITION + np.uint64(t))
         gone_a = t >= length or high_uniform(missed) < rate
         gone_b = t >= length or low_uniform(missed) < rate
         for k in range(items):
@@ -228,13 +220,13 @@ def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length,
                 out[0, t, k] = np.nan
                 out[1, t, k] = np.nan
                 continue
-            bits = stream_bits(key, _MEASUREMENT_POSITION + np.uint64(k * days + t))
+            bits = stream_bits(key, MEASUREMENT_POSITION + np.uint64(k * days + t))
             for r in range(2):
                 if gone_b if r else gone_a:
                     out[r, t, k] = np.nan
                     continue
                 z = inverse_normal(low_uniform(bits) if r else high_uniform(bits))
-                out[r, t, k] = _reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
+                out[r, t, k] = item_reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
                                         scales[k, 2], scales[k, 3], scales[k, 4], z, whole[k])
 
 
@@ -263,35 +255,36 @@ def _entries_kept(daily, lengths, out):
         out[c] = share_kept(daily[c], lengths[c])
 
 
-def simulated_blocks(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
-                     missing_rate: np.ndarray | float | None = None, progress=None):
+def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+                 missing_rate: np.ndarray | float | None = None, progress=None):
     """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
 
-    Yields ``(part, result, reading)`` per block: its population, the engine's
-    result holding the snapshots of :func:`diary_model_days` (nothing else
-    summarised), and how its diaries read them (:class:`DiaryReading`, with
-    the block's diary lengths and missed-entry rates). Blocks keep the
-    snapshots small; ``progress`` is called with couples done.
+    Yields each block's :class:`Diaries`: the engine reads the daily items on
+    the diary's days inside its day (sim.kernel.DiaryItems; the numbers
+    :func:`measure` reads from snapshots of those days), and records only
+    the intake day's state for the intake items. ``progress`` is called with
+    couples done.
     """
-    days = diary_model_days(diary)
-    reading = DiaryReading.of(diary, np.asarray(days), pop.n, lengths, missing_rate)
+    intake_day = diary.acclimation_days
+    reading = DiaryReading.of(diary, np.asarray(diary_model_days(diary)), pop.n, lengths, missing_rate)
     for start in range(0, pop.n, SIMULATION_BLOCK):
         block = slice(start, min(start + SIMULATION_BLOCK, pop.n))
-        part = pop.subset(block)
-        yield part, simulate(part, days[-1], snapshot_days=days, summarise=False), reading.block(block)
+        part, read = pop.subset(block), reading.block(block)
+        items = read.items()
+        result = simulate(part, intake_day + diary.days, snapshot_days=[intake_day], summarise=False, diary=items)
+        intake = dataclasses.replace(read, intake_slot=0).intake(result.recorded, part.keys)
+        yield Diaries(items.daily, intake, read.lengths, diary.daily_items(), diary.intake_items())
         if progress is not None:
             progress(block.stop)
 
 
 def simulate_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
                      missing_rate: np.ndarray | float | None = None, progress=None) -> Diaries:
-    """Simulate every couple of ``pop`` through acclimation and the diary, and measure them.
+    """Simulate every couple of ``pop`` through acclimation and the diary, and measure them (:func:`read_diaries`).
 
-    The engine runs :func:`simulated_blocks`; :func:`sim.fit.summaries.simulated_summaries`
-    gives these diaries' statistics without keeping them.
+    :func:`sim.fit.summaries.simulated_summaries` gives these diaries' statistics a block at a time.
     """
-    parts = [reading.measure(result.recorded, part.keys)
-             for part, result, reading in simulated_blocks(pop, diary, lengths, missing_rate, progress)]
+    parts = list(read_diaries(pop, diary, lengths, missing_rate, progress))
     first = parts[0]
     return Diaries(np.concatenate([p.daily for p in parts]), np.concatenate([p.intake for p in parts]),
                    np.concatenate([p.lengths for p in parts]), first.daily_items, first.intake_items)

@@ -71,7 +71,7 @@ def state_view(state: np.ndarray) -> dict[str, np.ndarray]:
 def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = None,
              groups: np.ndarray | None = None, progress: Callable[[int], None] | None = None,
              snapshot_days: Sequence[int] | None = None, summarise: bool = True,
-             series_table: bool = True) -> BatchResult:
+             series_table: bool = True, diary: kernel.DiaryItems | None = None) -> BatchResult:
     """Run every couple of ``pop`` for ``days`` days.
 
     Args:
@@ -89,6 +89,8 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
             simulation reads only the snapshots.
         series_table: build ``series``, the kept couples' tidy daily table; False leaves it None
             for callers that read the array ``kept_series`` (a sweep's chunk).
+        diary: a diary's daily items (sim.kernel.DiaryItems, arrays over every couple), read on its days
+            while the couples live them, into its ``daily`` array (sim.diary.read_diaries).
     """
     n = pop.n
     state = initial_array(pop)
@@ -108,10 +110,13 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     day_slot[recorded] = np.arange(len(recorded))
     snapshots = np.zeros((n, len(recorded), 2, len(STATE_FIELDS)))
     keys = np.ascontiguousarray(pop.keys)
+    if diary is not None and (diary.daily.shape[0] != n or diary.first_day + diary.days - 1 > days):
+        raise ValueError(f"the diary reads {diary.daily.shape[0]} couples on days {diary.first_day}.."
+                         f"{diary.first_day + diary.days - 1}; the run has {n} couples and {days} days")
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
         kernel.run(state, columns, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,
-                   series_together, day_slot, snapshots, pop.schedule, block, summarise)
+                   series_together, day_slot, snapshots, pop.schedule, block, summarise, diary)
         if progress is not None:
             progress(block.stop)
     table = (_daily_table(pop, keep, series, series_together) if series_couples is not None and series_table

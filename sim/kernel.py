@@ -29,6 +29,7 @@ from sim import interventions
 from sim.compiled import EQUATIONS, SCHEDULED_PARAMETERS, PartnerParams
 from sim.dynamics import STATE_FIELDS, PartnerState
 from sim.interventions import PARTNER_PARAMETERS
+from sim.measurement import MEASUREMENT_POSITION, MISSING_POSITION, item_reading
 from sim.outcomes import ONE_YEAR, Acc, accumulate_day, accumulate_late, accumulate_one_year, aggregate_block
 from sim.randomness import (
     CONFLICT_BLOCK,
@@ -99,6 +100,31 @@ class Recording(NamedTuple):
     series_together: np.ndarray    # (days + 1, kept) bool
     day_slot: np.ndarray           # (days + 1,) slot in snapshots, -1 if not recorded
     snapshots: np.ndarray          # (couples, recorded days, 2, len(STATE_FIELDS))
+
+
+class DiaryItems(NamedTuple):
+    """A diary's daily items, read while the couples live its days (sim.measurement; sim.diary.DiaryReading).
+
+    Every array over couples is the run's; ``daily`` receives the readings,
+    in each item's scale, NaN where an entry was missed or lies beyond the
+    couple's diary: the numbers sim.diary.measure_couple reads from the same
+    days' snapshots.
+    """
+
+    first_day: int                 # the model day of diary day 1
+    days: int                      # diary days (0: no diary read)
+    fields: np.ndarray             # (items,) the state field each item reads
+    scales: np.ndarray             # (items, 5) the variable's range, the item's scale and its error SD
+    whole: np.ndarray              # (items,) bool, read in whole points
+    lengths: np.ndarray            # (couples,) diary days kept per couple
+    rate: np.ndarray               # (couples,) chance of a missed entry
+    daily: np.ndarray              # (couples, 2, days, items)
+
+
+def no_diary() -> DiaryItems:
+    """The diary of a run that reads none (the same compiled loop as one that does)."""
+    return DiaryItems(0, 0, np.zeros(0, dtype=np.int64), np.zeros((0, 5)), np.zeros(0, dtype=np.bool_),
+                      np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 2, 0, 0)))
 
 
 def parameter_columns(partner: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -259,8 +285,47 @@ def _record(day, width, x, kept, keep_slot, series, series_together, together, d
                     snapshots[c, taken, r, f] = x[f, r, c]
 
 
+@numba.njit(cache=True, inline="always")
+def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, daily, gone, uniform, z, found):
+    """Diary day ``t``'s readings of the block's couples (state ``x``) into ``daily``, the block's view.
+
+    The numbers of sim.diary.measure_couple, worked out for the block side by
+    side: the day's missed entries, then each item's errors (through the
+    central formula, the few in the tails again through theirs) and readings.
+    A reading not made is drawn and set aside (its draws are the couple's
+    own, at fixed positions, so no other number changes).
+    """
+    missing = MISSING_POSITION + np.uint64(t)
+    for c in range(width):
+        bits = stream_bits(keys[c], missing)
+        beyond = t >= lengths[c]
+        gone[0, c] = 1.0 if beyond | (high_uniform(bits) < rate[c]) else 0.0
+        gone[1, c] = 1.0 if beyond | (low_uniform(bits) < rate[c]) else 0.0
+    for k in range(fields.shape[0]):
+        position = MEASUREMENT_POSITION + np.uint64(k * days + t)
+        for c in range(width):
+            bits = stream_bits(keys[c], position)
+            u_a = high_uniform(bits)
+            u_b = low_uniform(bits)
+            uniform[0, 0, c] = u_a
+            uniform[1, 0, c] = u_b
+            z[0, 0, c] = central_normal(u_a)
+            z[1, 0, c] = central_normal(u_b)
+        field, in_whole = fields[k], whole[k]
+        low, high, lo, hi, error_sd = scales[k, 0], scales[k, 1], scales[k, 2], scales[k, 3], scales[k, 4]
+        for r in range(2):
+            count = 0
+            for c in range(width):
+                count = _rare(in_normal_tails(uniform[r, 0, c]), found, count, c)
+            for n in range(count):
+                z[r, 0, found[n]] = tail_normal(uniform[r, 0, found[n]])
+            for c in range(width):
+                value = item_reading(x[field, r, c], low, high, lo, hi, error_sd, z[r, 0, c], in_whole)
+                daily[c, r, t, k] = np.nan if gone[r, c] != 0.0 else value
+
+
 @numba.njit(cache=True, error_model="numpy")
-def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high,
+def run_lanes(state, columns, keys, days, scope, tracking, recording, diary, schedule, planned, low, high,
               first, width):
     """Run couples ``first .. first + width - 1`` (at most LANES) through all days, side by side."""
     # Arrays taken out of the tuples once (an array read from a tuple inside a loop costs a reference count),
@@ -282,6 +347,9 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
     together, keep_slot = recording.together[first:last], recording.keep_slot[first:last]
     series, series_together = recording.series, recording.series_together
     day_slot, snapshots = recording.day_slot, recording.snapshots[first:last]
+    reading, diary_first, diary_days = diary.days > 0, diary.first_day, diary.days
+    item_fields, item_scales, item_whole = diary.fields, diary.scales, diary.whole
+    diary_lengths, diary_rate, daily = diary.lengths[first:last], diary.rate[first:last], diary.daily[first:last]
     # The block's arrays, LANES columns whatever the width, allocated once for all its days.
     old = np.empty((_FIELDS, 2, LANES))
     new = np.empty((_FIELDS, 2, LANES))
@@ -300,6 +368,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
     streak = np.zeros(LANES)
     today = np.empty(_PARAMETERS)
     found = np.empty(LANES, dtype=np.int64)          # the couples of a rare case (_rare)
+    gone = np.empty((2, LANES))                      # a diary day's entries not made (1.0)
     values = np.empty((len(SERIES_VARIABLES), 2, LANES))             # the aggregated variables and their bins
     bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.uint64)   # flat positions in hist
     sharing = conflicts = intervening = dissolving = False
@@ -384,6 +453,9 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
                         tally[Acc.DISSOLUTION_DAY, c] = day
                         apart += 1
         _record(day, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)
+        if reading and diary_first <= day < diary_first + diary_days:
+            _read_items(keys, width, day - diary_first, diary_days, new, item_fields, item_scales, item_whole,
+                        diary_lengths, diary_rate, daily, gone, uniform, z, found)
         old, new = new, old
     for c in range(width):
         for r in range(2):
@@ -395,17 +467,17 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, 
 
 
 @numba.njit(cache=True)
-def run_couples(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high):
+def run_couples(state, columns, keys, days, scope, tracking, recording, diary, schedule, planned, low, high):
     """Every couple of the arrays, a block of LANES at a time."""
     for first in range(0, state.shape[0], LANES):
-        run_lanes(state, columns, keys, days, scope, tracking, recording, schedule, planned, low, high,
+        run_lanes(state, columns, keys, days, scope, tracking, recording, diary, schedule, planned, low, high,
                   first, min(LANES, state.shape[0] - first))
 
 
 def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, days: int, couple: dict,
         tracker, aggregates, together: np.ndarray, keep_slot: np.ndarray, series: np.ndarray,
         series_together: np.ndarray, day_slot: np.ndarray, snapshots: np.ndarray, schedule: np.ndarray,
-        block: slice = slice(None), summarise: bool = True) -> None:
+        block: slice = slice(None), summarise: bool = True, diary: DiaryItems | None = None) -> None:
     """Run the couples in ``block`` through all ``days`` days, compiled, LANES couples side by side.
 
     Args:
@@ -432,6 +504,8 @@ def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, da
         block: the couples to run (a slice with step 1), so callers can report progress.
         summarise: feed ``tracker`` and ``aggregates``; False leaves them untouched (a caller that reads only
             the state, series and snapshots, such as a diary's simulation, does not pay for them).
+        diary: a diary's daily items to read on its days (:class:`DiaryItems`, arrays over all couples),
+            into its ``daily``; default none.
     """
     b = slice(*block.indices(state.shape[0]))
     # Fresh, writable, contiguous copies of the block's inputs (np.array copies), so the compiled loop always
@@ -451,8 +525,13 @@ def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, da
     block_state = np.array(state[b])
     low, high = interventions.declared_bounds()
     rules = np.array(schedule[b])
+    if diary is None or diary.days == 0:
+        items = no_diary()
+    else:         # the block's rows (a view of daily: the readings land in the caller's array)
+        items = diary._replace(lengths=np.array(diary.lengths[b], dtype=np.int64),
+                               rate=np.array(diary.rate[b], dtype=float), daily=diary.daily[b])
     # A block of rows of a C-contiguous column is itself C-contiguous and writable: a view, not a copy.
     run_couples(block_state, tuple(column[b] for column in columns), np.array(keys[b]),
-                days, scope, tracking, recording, rules, interventions.planned_couples(rules), low, high)
+                days, scope, tracking, recording, items, rules, interventions.planned_couples(rules), low, high)
     state[b] = block_state
     together[b] = block_together

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.diary import Diaries, diary_model_days, from_table, item_value, simulate_diaries, to_table
+from sim.diary import Diaries, diary_model_days, from_table, item_value, measure, simulate_diaries, to_table
 from sim.engine import simulate
 from sim.experiment.spec import load
 from sim.fit import CONTRACTION, COVERAGE_RANGE
@@ -104,6 +104,10 @@ def test_diaries_are_measured_as_the_measurement_model_and_the_random_streams_de
         error = errors[..., diary.days * len(items) + j]
         assert np.array_equal(diaries.intake[..., j], item_value(diary, name, true, error))
     assert np.array_equal(diaries.kept, (~gone).sum(axis=(1, 2)) / (2.0 * lengths))
+    # Read inside the engine's day, the diaries are those that measuring the same days' snapshots gives.
+    measured = measure(state, diary, pop.keys, lengths, rate)
+    assert np.array_equal(measured.daily, diaries.daily, equal_nan=True)
+    assert np.array_equal(measured.intake, diaries.intake)
     # The fit's path, measuring and summarising couple by couple, gives the statistics of these very diaries.
     assert np.array_equal(simulated_summaries(pop, diary, lengths, rate), summaries(diaries, diary))
 

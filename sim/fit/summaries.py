@@ -29,7 +29,7 @@ import numpy as np
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim import params as P
-from sim.diary import Diaries, measure_couple, share_kept, simulated_blocks, to_unit
+from sim.diary import Diaries, read_diaries, to_unit
 from sim.experiment.spec import DiarySpec
 from sim.population import Population
 from sim.selectors import ROLES
@@ -161,27 +161,6 @@ def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
     return column
 
 
-@numba.njit(cache=True)
-def _simulated_statistics(recorded, first, fields, item_scales, whole, keys, rate, lengths, scales, pursuit,
-                          withdrawal, high, days, out, kept):
-    """Measure each couple's diary from the snapshots and compute its statistics, one couple at a time.
-
-    The same numbers as :func:`sim.diary.measure_recorded` followed by
-    :func:`_daily_statistics`: the two compiled functions they call, without
-    an array of every couple's diary between them.
-    """
-    items = fields.shape[0]
-    diary = np.empty((2, days, items))
-    unit = np.empty((items, 2, days))
-    weight = np.empty((items, 2, days))
-    column = 0
-    for c in range(recorded.shape[0]):
-        measure_couple(recorded, c, first, fields, item_scales, whole, keys[c], rate[c], lengths[c], diary)
-        column = couple_statistics(diary, scales, pursuit, withdrawal, high, unit, weight, out[c])
-        kept[c] = share_kept(diary, lengths[c])
-    return column
-
-
 def _measures(diary: DiarySpec, variable: str) -> int | None:
     """Index among the daily items of the first item measuring ``variable``, if any."""
     for k, name in enumerate(diary.daily_items()):
@@ -238,24 +217,15 @@ def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
 
 def simulated_summaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
                         missing_rate: np.ndarray | float | None = None, progress=None) -> np.ndarray:
-    """``summaries(simulate_diaries(pop, diary, lengths, missing_rate), diary)``, without keeping the diaries.
+    """``summaries(simulate_diaries(pop, diary, lengths, missing_rate), diary)``, a block of couples at a time.
 
-    The same numbers (tested), measured and summarised couple by couple
-    straight from the engine's snapshots: what ``cycles fit`` simulates
-    hundreds of thousands of times.
+    The diaries are read inside the engine's day (sim.diary.read_diaries) and
+    summarised a block at a time, without keeping them: what ``cycles fit``
+    simulates hundreds of thousands of times.
     """
-    names = summary_names(diary)
-    out = np.empty((pop.n, len(names)))
-    scales, pursuit, withdrawal, high = _daily_arguments(diary, diary.daily_items())
+    out = np.empty((pop.n, len(summary_names(diary))))
     first = 0
-    for part, result, reading in simulated_blocks(pop, diary, lengths, missing_rate, progress):
-        keys = np.ascontiguousarray(part.keys, dtype=np.uint64)
-        block = out[first:first + part.n]
-        kept = np.empty(part.n)
-        column = _simulated_statistics(np.ascontiguousarray(result.recorded), reading.first, reading.fields,
-                                       reading.scales, reading.whole, keys, reading.rate, reading.lengths, scales,
-                                       pursuit, withdrawal, high, diary.days, block, kept)
-        _intake_and_design(block, column, diary, reading.intake(result.recorded, keys), diary.intake_items(),
-                           reading.lengths, kept)
+    for part in read_diaries(pop, diary, lengths, missing_rate, progress):
+        out[first:first + part.n] = summaries(part, diary)
         first += part.n
     return out
