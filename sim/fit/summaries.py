@@ -38,55 +38,82 @@ from sim.selectors import ROLES
 CONSTANT_SUM_OF_SQUARES = 1e-12
 
 
-# The statistics' sums may be added in any order (a difference of 1e-15), so the compiler can use SIMD;
-# entries not made are weight 0 and value 0 by then, so there is no NaN for "nnan" to mistake.
-SUMS_IN_ANY_ORDER = {"reassoc", "nsz", "contract", "nnan", "ninf"}
+# Couples summarised side by side: each statistic is worked out for a block of them at once, one couple a
+# SIMD lane, its sums over the diary's days taken day by day in each lane.
+LANES = 64
 
 
-@numba.njit(cache=True, fastmath=SUMS_IN_ANY_ORDER)
-def _weighted_pearson(x, wx, y, wy):
-    """Pearson correlation over positions where both weights are 1 (0 marks an entry not made); 0 if undefined."""
-    count = sx = sy = 0.0
-    for t in range(x.shape[0]):
-        both = wx[t] * wy[t]
-        count += both
-        sx += both * x[t]
-        sy += both * y[t]
-    if count < 3.0:
-        return 0.0
-    mx, my = sx / count, sy / count
-    sxy = sxx = syy = 0.0
-    for t in range(x.shape[0]):
-        both = wx[t] * wy[t]
-        dx, dy = (x[t] - mx) * both, (y[t] - my) * both
-        sxy += dx * dy
-        sxx += dx * dx
-        syy += dy * dy
-    if sxx <= CONSTANT_SUM_OF_SQUARES or syy <= CONSTANT_SUM_OF_SQUARES:
-        return 0.0
-    return sxy / np.sqrt(sxx * syy)
+@numba.njit(cache=True, inline="always")
+def _lane_mean_and_sd(x, w, days, width, out, row, column, count, total, mean, squares):
+    """Mean and (population) SD of each lane's ``x`` over the days with weight 1, into ``out`` (0 and 0 if none).
+
+    ``count`` to ``squares`` are scratch rows of LANES (separate arrays, so that the loops vectorise).
+    """
+    count[:] = 0.0
+    total[:] = 0.0
+    squares[:] = 0.0
+    for t in range(days):
+        for c in range(width):
+            count[c] += w[t, c]
+            total[c] += w[t, c] * x[t, c]
+    for c in range(width):
+        mean[c] = total[c] / count[c] if count[c] > 0.0 else 0.0
+    for t in range(days):
+        for c in range(width):
+            squares[c] += w[t, c] * (x[t, c] - mean[c]) ** 2
+    for c in range(width):
+        out[row + c, column] = mean[c]
+        out[row + c, column + 1] = np.sqrt(squares[c] / count[c]) if count[c] > 0.0 else 0.0
 
 
-@numba.njit(cache=True, fastmath=SUMS_IN_ANY_ORDER)
-def _weighted_mean_and_sd(x, w):
-    """Mean and (population) SD over the positions with weight 1; 0 and 0 when there are none."""
-    count = total = 0.0
-    for t in range(x.shape[0]):
-        count += w[t]
-        total += w[t] * x[t]
-    if count == 0.0:
-        return 0.0, 0.0
-    mean = total / count
-    squares = 0.0
-    for t in range(x.shape[0]):
-        squares += w[t] * (x[t] - mean) ** 2
-    return mean, np.sqrt(squares / count)
+@numba.njit(cache=True, inline="always")
+def _lane_pearson(x, wx, from_x, y, wy, from_y, length, width, out, row, column, sums):
+    """Each lane's Pearson correlation of ``x[from_x + t]`` with ``y[from_y + t]``, ``t < length``.
+
+    Over the days both entered (weight 1); 0 with fewer than 3 such days or a
+    constant series (no association).
+    """
+    count, sx, sy, mx, my, sxy, sxx, syy = sums
+    for c in range(LANES):
+        count[c] = sx[c] = sy[c] = sxy[c] = sxx[c] = syy[c] = 0.0
+    for t in range(length):
+        for c in range(width):
+            both = wx[from_x + t, c] * wy[from_y + t, c]
+            count[c] += both
+            sx[c] += both * x[from_x + t, c]
+            sy[c] += both * y[from_y + t, c]
+    for c in range(width):
+        mx[c] = sx[c] / count[c] if count[c] > 0.0 else 0.0
+        my[c] = sy[c] / count[c] if count[c] > 0.0 else 0.0
+    for t in range(length):
+        for c in range(width):
+            both = wx[from_x + t, c] * wy[from_y + t, c]
+            dx = (x[from_x + t, c] - mx[c]) * both
+            dy = (y[from_y + t, c] - my[c]) * both
+            sxy[c] += dx * dy
+            sxx[c] += dx * dx
+            syy[c] += dy * dy
+    for c in range(width):
+        constant = sxx[c] <= CONSTANT_SUM_OF_SQUARES or syy[c] <= CONSTANT_SUM_OF_SQUARES
+        defined = count[c] >= 3.0 and not constant
+        out[row + c, column] = sxy[c] / np.sqrt(sxx[c] * syy[c]) if defined else 0.0
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _pearson_rows(x, wx, y, wy, out):
-    for i in range(x.shape[0]):
-        out[i] = _weighted_pearson(x[i], wx[i], y[i], wy[i])
+    """:func:`_lane_pearson` of each row of ``x`` with the same row of ``y``, into ``out`` (rows, 1)."""
+    n, days = x.shape
+    xs, wxs, ys, wys = (np.zeros((days, LANES)), np.zeros((days, LANES)), np.zeros((days, LANES)),
+                        np.zeros((days, LANES)))
+    sums = (np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES),
+            np.empty(LANES), np.empty(LANES))
+    for first in range(0, n, LANES):
+        width = min(LANES, n - first)
+        for t in range(days):
+            for c in range(width):
+                xs[t, c], wxs[t, c] = x[first + c, t], wx[first + c, t]
+                ys[t, c], wys[t, c] = y[first + c, t], wy[first + c, t]
+        _lane_pearson(xs, wxs, 0, ys, wys, 0, days, width, out, first, 0, sums)
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -95,69 +122,71 @@ def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     shape = x.shape[:-1]
     x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
     wx, wy = np.isfinite(x).astype(float), np.isfinite(y).astype(float)
-    out = np.empty(x.shape[0])
+    out = np.empty((x.shape[0], 1))
     _pearson_rows(np.where(wx > 0, x, 0.0), wx, np.where(wy > 0, y, 0.0), wy, out)
     return out.reshape(shape)
 
 
-@numba.njit(cache=True, inline="always")
-def couple_statistics(daily, scales, pursuit, withdrawal, high, unit, weight, out):
-    """Every daily-item statistic of one couple, in :func:`summary_names`' order, into ``out``.
-
-    ``daily`` is the couple's (2, days, items) in the items' scales with NaN
-    for entries not made; ``scales`` (items, 2) holds each scale's ends, so the
-    statistics read every item on 0-1 as :func:`sim.diary.to_unit` does.
-    ``pursuit`` and ``withdrawal`` are the items measuring them (-1 if none);
-    ``unit`` and ``weight`` are (items, 2, days) scratch arrays. Returns the
-    number of columns written.
-    """
-    _, days, items = daily.shape
-    for k in range(items):
-        for r in range(2):
-            for t in range(days):
-                value = (daily[r, t, k] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
-                entered = np.isfinite(value)
-                unit[k, r, t] = value if entered else 0.0       # each partner's item a contiguous run of days
-                weight[k, r, t] = 1.0 if entered else 0.0       # 1 where an entry was made, 0 where not
-    column = 0
-    for k in range(items):
-        a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
-        for x, w in ((a, wa), (b, wb)):
-            mean, sd = _weighted_mean_and_sd(x, w)
-            out[column] = mean
-            out[column + 1] = sd
-            out[column + 2] = _weighted_pearson(x[:-1], w[:-1], x[1:], w[1:])
-            column += 3
-        out[column] = _weighted_pearson(a, wa, b, wb)
-        out[column + 1] = _weighted_pearson(a[:-1], wa[:-1], b[1:], wb[1:])
-        out[column + 2] = _weighted_pearson(b[:-1], wb[:-1], a[1:], wa[1:])
-        column += 3
-    if pursuit >= 0 and withdrawal >= 0:
-        pa, pb, wpa, wpb = unit[pursuit, 0], unit[pursuit, 1], weight[pursuit, 0], weight[pursuit, 1]
-        wa, wb, wwa, wwb = unit[withdrawal, 0], unit[withdrawal, 1], weight[withdrawal, 0], weight[withdrawal, 1]
-        out[column] = _weighted_pearson(pa[:-1], wpa[:-1], wb[1:], wwb[1:])
-        out[column + 1] = _weighted_pearson(pb[:-1], wpb[:-1], wa[1:], wwa[1:])
-        out[column + 2] = _weighted_pearson(wa[:-1], wwa[:-1], pb[1:], wpb[1:])
-        out[column + 3] = _weighted_pearson(wb[:-1], wwb[:-1], pa[1:], wpa[1:])
-        entered = flaring = 0.0
-        for t in range(days):
-            both = wpa[t] * wwb[t] * wpb[t] * wwa[t]
-            entered += both
-            flaring += both * (max(pa[t] * wb[t], pb[t] * wa[t]) >= high)
-        out[column + 4] = flaring / entered if entered > 0.0 else 0.0
-        column += 5
-    return column
-
-
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
-    """:func:`couple_statistics` of every couple of ``daily`` (couples, 2, days, items); returns the columns written."""
+    """Every daily-item statistic of every couple into ``out``, in :func:`summary_names`' order.
+
+    Returns the number of columns written. ``daily`` is (couples, 2, days,
+    items), in the items' scales with NaN for entries not made;
+    ``scales`` (items, 2) holds each scale's ends, so the statistics read
+    every item on 0-1 as :func:`sim.diary.to_unit` does. ``pursuit`` and
+    ``withdrawal`` are the items measuring them (-1 if none). A block of
+    LANES couples at a time: their items are laid out day by day with one
+    couple a column (a value and a weight, 1 where an entry was made, 0
+    where not), and each statistic is computed for the block at once.
+    """
     n, _, days, items = daily.shape
-    unit = np.empty((items, 2, days))
-    weight = np.empty((items, 2, days))
+    unit = np.zeros((items, 2, days, LANES))
+    weight = np.zeros((items, 2, days, LANES))
+    # The sums' scratch rows, each an array of its own (rows of one array could overlap, for all the compiler
+    # knows, and its loops would not vectorise).
+    sums = (np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES),
+            np.empty(LANES), np.empty(LANES))
+    count, total, mean, squares = sums[0], sums[1], sums[3], sums[5]
     column = 0
-    for c in range(n):
-        column = couple_statistics(daily[c], scales, pursuit, withdrawal, high, unit, weight, out[c])
+    for first in range(0, n, LANES):
+        width = min(LANES, n - first)
+        for k in range(items):
+            for r in range(2):
+                for t in range(days):
+                    for c in range(width):
+                        value = (daily[first + c, r, t, k] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
+                        entered = np.isfinite(value)
+                        unit[k, r, t, c] = value if entered else 0.0
+                        weight[k, r, t, c] = 1.0 if entered else 0.0
+        column = 0
+        for k in range(items):
+            a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
+            for x, w in ((a, wa), (b, wb)):
+                _lane_mean_and_sd(x, w, days, width, out, first, column, count, total, mean, squares)
+                _lane_pearson(x, w, 0, x, w, 1, days - 1, width, out, first, column + 2, sums)
+                column += 3
+            _lane_pearson(a, wa, 0, b, wb, 0, days, width, out, first, column, sums)
+            _lane_pearson(a, wa, 0, b, wb, 1, days - 1, width, out, first, column + 1, sums)
+            _lane_pearson(b, wb, 0, a, wa, 1, days - 1, width, out, first, column + 2, sums)
+            column += 3
+        if pursuit >= 0 and withdrawal >= 0:
+            pa, pb, wpa, wpb = unit[pursuit, 0], unit[pursuit, 1], weight[pursuit, 0], weight[pursuit, 1]
+            wa, wb, wwa, wwb = unit[withdrawal, 0], unit[withdrawal, 1], weight[withdrawal, 0], weight[withdrawal, 1]
+            _lane_pearson(pa, wpa, 0, wb, wwb, 1, days - 1, width, out, first, column, sums)
+            _lane_pearson(pb, wpb, 0, wa, wwa, 1, days - 1, width, out, first, column + 1, sums)
+            _lane_pearson(wa, wwa, 0, pb, wpb, 1, days - 1, width, out, first, column + 2, sums)
+            _lane_pearson(wb, wwb, 0, pa, wpa, 1, days - 1, width, out, first, column + 3, sums)
+            entered = np.zeros(LANES)
+            flaring = np.zeros(LANES)
+            for t in range(days):
+                for c in range(width):
+                    both = wpa[t, c] * wwb[t, c] * wpb[t, c] * wwa[t, c]
+                    entered[c] += both
+                    flaring[c] += both * (max(pa[t, c] * wb[t, c], pb[t, c] * wa[t, c]) >= high)
+            for c in range(width):
+                out[first + c, column + 4] = flaring[c] / entered[c] if entered[c] > 0.0 else 0.0
+            column += 5
     return column
 
 
