@@ -280,7 +280,7 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
     checked = [(o if isinstance(o, Override) else Override.parse(o)).checked() for o in overrides]
-    spawn = [tuple(int(x) for x in k) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
+    spawn = [tuple(map(int, k)) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
     if len(spawn) != n_couples:
         raise ValueError("spawn_keys must give one key per couple")
     keys = couple_keys(seed, spawn)
@@ -291,12 +291,12 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         styles, traits = _drawn_values(keys, settings)
         pairing_names = np.array([f"{x}-{y}" for x, y in styles], dtype=object)
     elif pairing is None:
-        styles = np.array([["", ""]] * n_couples, dtype=object)
+        styles = np.full((n_couples, 2), "", dtype=object)
         traits = {}
-        pairing_names = np.array(["custom"] * n_couples, dtype=object)
+        pairing_names = np.full(n_couples, "custom", dtype=object)
     else:
         styles, traits = _preset_values(pairing, keys, settings)
-        pairing_names = np.array([pairing] * n_couples, dtype=object)
+        pairing_names = np.full(n_couples, pairing, dtype=object)
 
     partner = {name: np.full((n_couples, 2), float(P.PARAMETERS[name].default)) for name in P.names("partner")}
     partner.update(traits)

@@ -120,7 +120,10 @@ def _spawn_words(spawn_keys: Iterable[Sequence[int]] | np.ndarray) -> np.ndarray
         spawn_keys = list(spawn_keys)
         if not spawn_keys or len({len(k) for k in spawn_keys}) != 1:
             return None
-        keys = np.array(spawn_keys, dtype=object).reshape(len(spawn_keys), -1)
+        try:        # as 64-bit integers when every part fits (an object array of Python ints is 3x slower)
+            keys = np.array(spawn_keys, dtype=np.int64).reshape(len(spawn_keys), -1)
+        except OverflowError:
+            keys = np.array(spawn_keys, dtype=object).reshape(len(spawn_keys), -1)
     if keys.size and (keys.min() < 0 or keys.max() > 0xFFFFFFFF):
         return None
     return np.ascontiguousarray(keys.astype(np.uint64))
