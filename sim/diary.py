@@ -6,8 +6,10 @@ each item measures, on which scale, with how much error, and whether it is
 asked every day or once at intake. ``cycles diary`` simulates the study and
 writes the long table a real diary study has (couple, person, day, items),
 with the true parameters beside it; ``cycles fit`` (sim.fit) simulates
-diaries through the very same :func:`measure` to learn what a diary says
-about a couple, and reads real data with :func:`from_table`.
+diaries the very same way (:func:`read_diaries`: the engine reads the items
+with sim.measurement while the couples live the diary's days, the numbers
+:func:`measure` reads from snapshots) to learn what a diary says about a
+couple, and reads real data with :func:`from_table`.
 
 Timeline: couples live ``acclimation_days`` days, then keep the diary on
 days ``acclimation_days + 1 .. acclimation_days + days`` (diary days
