@@ -9,6 +9,7 @@ names, so a couple is the same wherever and in whatever company it runs.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,11 +48,15 @@ def cells_population(design: Design, cells: range) -> Population:
               for name in design.factor_names if name not in CATEGORICAL_FACTORS}
     if "pairing" not in design.factor_names:
         pop = spec_population(spec, spawn, values)
-    else:
-        pop = Population.concat([spec_population(spec, spawn[i * reps:(i + 1) * reps],
-                                                 {k: v[i * reps:(i + 1) * reps] for k, v in values.items()},
-                                                 pairing=design.cells[c]["pairing"])
-                                 for i, c in enumerate(cells)])
+    else:      # one population for each run of neighbouring cells of one pairing (a preset's couples are drawn
+        # from their own streams, so building them together gives the same couples as cell by cell)
+        parts = []
+        for pairing, run in itertools.groupby(range(len(cells)), key=lambda i: design.cells[cells[i]]["pairing"]):
+            run = list(run)
+            couples = slice(run[0] * reps, (run[-1] + 1) * reps)
+            parts.append(spec_population(spec, spawn[couples], {k: v[couples] for k, v in values.items()},
+                                         pairing=pairing))
+        pop = Population.concat(parts)
     if "intervention" in design.factor_names:
         for i, c in enumerate(cells):
             pop = pop.with_intervention(design.cells[c]["intervention"], spec.interventions,
