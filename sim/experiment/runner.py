@@ -92,13 +92,13 @@ FINGERPRINT_KEY = b"cycles.fingerprint"
 CHUNK_TABLES = ("series", "cells", "runs")      # written in this order: the runs file marks a chunk done
 
 
-def _encoded(frame: pd.DataFrame, fingerprint: str) -> bytes:
+def _encoded(frame: pd.DataFrame | pa.Table, fingerprint: str) -> bytes:
     """A table in Arrow's IPC file format (lz4), stamped with the design's fingerprint.
 
     A tenth of the cost of an uncompressed Parquet file, about the same size; a chunk's files live only
     until the sweep's end, and this process can write them without encoding anything.
     """
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), FINGERPRINT_KEY: fingerprint.encode()})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_file(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
@@ -114,7 +114,7 @@ def _decoded(source: bytes | Path) -> pa.Table:
     return pa.ipc.open_file(pa.py_buffer(source)).read_all()
 
 
-def _series_table(design: Design, cells: range, result, couple_cell, replicate) -> pd.DataFrame:
+def _series_table(design: Design, cells: range, result, couple_cell, replicate) -> pa.Table:
     """Per cell, day and role: statistics over the cell's couples, and the sampled couples' own series.
 
     Rows are ordered cell, statistic, replicate, role, day, so that each series (cell, statistic, replicate,
@@ -140,10 +140,9 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
     columns = {"cell": np.broadcast_to((np.arange(n_groups, dtype=np.int32) + cells.start)[:, None, None, None],
                                        shape).ravel(),
                "day": np.broadcast_to(days.astype(np.int32), shape).ravel(),
-               "role": pd.Categorical.from_codes(np.broadcast_to(np.arange(2, dtype=np.int8)[:, None], shape).ravel(),
-                                                 categories=["a", "b"]),
-               "statistic": pd.Categorical.from_codes(np.broadcast_to(statistic[:, :, None, None], shape).ravel(),
-                                                      categories=[*STATISTICS, "couple"]),
+               "role": _labels(np.broadcast_to(np.arange(2, dtype=np.int8)[:, None], shape).ravel(), ["a", "b"]),
+               "statistic": _labels(np.broadcast_to(statistic[:, :, None, None], shape).ravel(),
+                                    [*STATISTICS, "couple"]),
                "replicate": np.broadcast_to(replicates[:, :, None, None], shape).ravel(),
                "couples": couples.ravel()}
     statistics = values.transpose(3, 1, 4, 2, 0)                     # (V, G, S, 2, D)
@@ -160,7 +159,12 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
             own = intensity[:, :, None, :] if v == "cycle_intensity" else series[..., STATE_FIELDS.index(v)]
             column[:, n_stats:] = own.round(SERIES_DECIMALS)
         columns[v] = column.ravel()
-    return pd.DataFrame(columns)
+    return pa.table(columns)       # straight from the arrays: a DataFrame first cost a conversion a chunk
+
+
+def _labels(codes: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
+    """A categorical column as Arrow holds one (the types pandas' categoricals had: int8 codes, large strings)."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int8()), pa.array(labels, type=pa.large_string()))
 
 
 # --- the sweep ------------------------------------------------------------------
