@@ -12,7 +12,10 @@ series) is done after each vectorised loop, for the few couples it concerns.
 
 The equations come compiled from sim.compiled (no second copy of any
 equation); the outcome tracker and the per-day aggregates are those of
-sim.outcomes. Everything here is ordinary numba-compiled Python.
+sim.outcomes; a diary's readings on its days (:class:`DiaryItems`) are
+sim.measurement's. Every per-couple array is indexed through the block's own
+view of it (see :func:`run_lanes`). Everything here is ordinary
+numba-compiled Python.
 """
 
 from __future__ import annotations
