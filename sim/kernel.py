@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -39,9 +40,9 @@ from sim.randomness import (
     CONFLICT_SIZE_BLOCK,
     NORMALS_PER_DAY,
     SHARED_BLOCK,
+    TAIL_PROBABILITY,
     central_normal,
     high_uniform,
-    in_normal_tails,
     low_uniform,
     stream_bits,
     tail_normal,
@@ -203,6 +204,53 @@ def _rare(condition, found, count, where):
     return count + (1 if condition else 0)
 
 
+@intrinsic
+def _tails_listed(typingctx, row, width, found):
+    """List in ``found`` the places ``c < width`` where ``row[c]`` lies in the normal's tails; return how many.
+
+    What a loop of :func:`_rare` over :func:`sim.randomness.in_normal_tails`
+    gives, in the same order, eight places at a time: a vector comparison and
+    AVX-512's compress-store, instead of a count carried from couple to couple
+    (some 6% of the engine's time). ``row`` must hold a multiple of 8 values
+    (a row of LANES), of which the first ``width`` are read.
+    """
+    def codegen(context, builder, signature, args):
+        i64, f64 = ir.IntType(64), ir.DoubleType()
+        doubles, places, flags = ir.VectorType(f64, 8), ir.VectorType(i64, 8), ir.VectorType(ir.IntType(1), 8)
+        values = context.make_array(row)(context, builder, args[0]).data
+        listed = context.make_array(found)(context, builder, args[2]).data
+        width_value = context.cast(builder, args[1], signature.args[1], types.int64)
+        compress = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [places, listed.type, flags]),
+            "llvm.masked.compressstore.v8i64")
+        population = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(8), [ir.IntType(8)]),
+                                                     "llvm.ctpop.i8")
+        low = ir.Constant(doubles, [TAIL_PROBABILITY] * 8)
+        high = ir.Constant(doubles, [1.0 - TAIL_PROBABILITY] * 8)
+        lanes = ir.Constant(places, list(range(8)))
+        ends = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
+
+        def broadcast(value):
+            vector = ir.Constant(places, ir.Undefined)
+            for lane in range(8):
+                vector = builder.insert_element(vector, value, ir.Constant(ir.IntType(32), lane))
+            return vector
+
+        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), width_value, ir.Constant(i64, 8)) as (start, _):
+            vector = builder.load(builder.bitcast(builder.gep(values, [start]), doubles.as_pointer()), align=8)
+            where = builder.add(broadcast(start), lanes)
+            inside = builder.icmp_signed("<", where, broadcast(width_value))
+            tails = builder.or_(builder.fcmp_ordered("<", vector, low), builder.fcmp_ordered(">", vector, high))
+            chosen = builder.and_(tails, inside)
+            count = builder.load(ends)
+            builder.call(compress, [where, builder.gep(listed, [count]), chosen])
+            added = builder.zext(builder.call(population, [builder.bitcast(chosen, ir.IntType(8))]), i64)
+            builder.store(builder.add(count, added), ends)
+        return builder.load(ends)
+
+    return types.int64(row, width, found), codegen
+
+
 @numba.njit(cache=True, inline="always")
 def _draw_normals(keys, width, day, z, uniform, found):
     """The day's normals of the block's couples into ``z`` (2, NORMALS_PER_DAY, LANES).
@@ -223,10 +271,7 @@ def _draw_normals(keys, width, day, z, uniform, found):
             z[1, k, c] = central_normal(u_b)
     for r in range(2):
         for k in range(NORMALS_PER_DAY):
-            count = 0
-            for c in range(width):
-                count = _rare(in_normal_tails(uniform[r, k, c]), found, count, c)
-            for n in range(count):
+            for n in range(_tails_listed(uniform[r, k], width, found)):
                 z[r, k, found[n]] = tail_normal(uniform[r, k, found[n]])
 
 
@@ -238,10 +283,7 @@ def _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, share
         u = high_uniform(stream_bits(keys[c], position))
         shared_uniform[c] = u
         shared[c] = central_normal(u)
-    count = 0     # (a loop of its own: counting in the loop above would keep that loop from vectorising)
-    for c in range(width):
-        count = _rare(in_normal_tails(shared_uniform[c]), found, count, c)
-    for n in range(count):
+    for n in range(_tails_listed(shared_uniform, width, found)):
         shared[found[n]] = tail_normal(shared_uniform[found[n]])
     for c in range(width):
         for r in range(2):
@@ -317,10 +359,7 @@ def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, d
         field, in_whole = fields[k], whole[k]
         low, high, lo, hi, error_sd = scales[k, 0], scales[k, 1], scales[k, 2], scales[k, 3], scales[k, 4]
         for r in range(2):
-            count = 0
-            for c in range(width):
-                count = _rare(in_normal_tails(uniform[r, 0, c]), found, count, c)
-            for n in range(count):
+            for n in range(_tails_listed(uniform[r, 0], width, found)):
                 z[r, 0, found[n]] = tail_normal(uniform[r, 0, found[n]])
             for c in range(width):
                 value = item_reading(x[field, r, c], low, high, lo, hi, error_sd, z[r, 0, c], in_whole)
