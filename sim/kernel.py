@@ -210,9 +210,10 @@ def _tails_listed(typingctx, row, width, found):
 
     What a loop of :func:`_rare` over :func:`sim.randomness.in_normal_tails`
     gives, in the same order, eight places at a time: a vector comparison and
-    AVX-512's compress-store, instead of a count carried from couple to couple
-    (some 6% of the engine's time). ``row`` must hold a multiple of 8 values
-    (a row of LANES), of which the first ``width`` are read.
+    LLVM's compress-store (AVX-512's ``vpcompressq``; spelled out in scalar
+    code on machines without it), instead of a count carried from couple to
+    couple (some 6% of the engine's time). ``row`` must hold a multiple of 8
+    values (a row of LANES), of which the first ``width`` are read.
     """
     def codegen(context, builder, signature, args):
         i64, f64 = ir.IntType(64), ir.DoubleType()
