@@ -53,6 +53,7 @@ from sim.schema import SERIES_VARIABLES
 # L2 cache while leaving each vectorised loop long enough to amortise its set-up (measured: 64 and 256 are
 # within a few per cent, 32 is slower; docs/performance.md).
 LANES = 128
+assert LANES % 8 == 0, "_tails_listed reads a block's rows eight couples at a time"
 
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
