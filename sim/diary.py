@@ -184,7 +184,8 @@ class DiaryReading:
         daily = np.empty((len(keys), 2, diary.days, len(self.fields)))
         _read_daily_items(np.ascontiguousarray(recorded), self.first, self.fields, self.scales, self.whole,
                           np.ascontiguousarray(keys, dtype=np.uint64), self.rate, self.lengths, daily)
-        return Diaries(daily, self.intake(recorded, keys), self.lengths, diary.daily_items(), diary.intake_items())
+        return Diaries(daily, self.intake(recorded[:, self.intake_slot], keys), self.lengths, diary.daily_items(),
+                       diary.intake_items())
 
     def items(self) -> DiaryItems:
         """The daily items as the engine reads them on the diary's days, into a fresh ``daily`` array."""
@@ -192,21 +193,24 @@ class DiaryReading:
         return DiaryItems(diary.acclimation_days + 1, diary.days, self.fields, self.scales, self.whole,
                           self.lengths, self.rate, np.empty((len(self.lengths), 2, diary.days, len(self.fields))))
 
-    def intake(self, recorded: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        """(couples, 2, intake items): the intake items, their errors after every daily item's in the stream."""
+    def intake(self, state: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """(couples, 2, intake items): the intake items read from the intake day's ``state`` (couples, 2, STATE_FIELDS).
+
+        Their errors come after every daily item's in the couple's stream.
+        """
         diary = self.diary
         names = diary.intake_items()
         errors = measurement_draws(keys, len(names), first=diary.days * len(self.fields))
         intake = np.empty((len(keys), 2, len(names)))
         for j, name in enumerate(names):
-            true = recorded[:, self.intake_slot, :, STATE_FIELDS.index(diary.items[name].measures)]
+            true = state[:, :, STATE_FIELDS.index(diary.items[name].measures)]
             intake[..., j] = item_value(diary, name, true, errors[..., j])
         return intake
 
 
 @numba.njit(cache=True, inline="always")
 def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length, out):
-    """Couple ``c``'s daily items (:func:`_reading`) into ``out`` (2, days, items), NaN where missed or beyond.
+    """Couple ``c``'s daily items (``item_reading``) into ``out`` (2, days, items), NaN where missed or beyond.
 
     ``scales`` holds per item the variable's range, the item's scale and its
     error SD. Each number is drawn from the couple's stream where it is
@@ -229,7 +233,7 @@ def measure_couple(recorded, c, first, fields, scales, whole, key, rate, length,
                     continue
                 z = inverse_normal(low_uniform(bits) if r else high_uniform(bits))
                 out[r, t, k] = item_reading(recorded[c, first + t, r, fields[k]], scales[k, 0], scales[k, 1],
-                                        scales[k, 2], scales[k, 3], scales[k, 4], z, whole[k])
+                                            scales[k, 2], scales[k, 3], scales[k, 4], z, whole[k])
 
 
 @numba.njit(cache=True)
@@ -238,23 +242,18 @@ def _read_daily_items(recorded, first, fields, scales, whole, keys, rate, length
         measure_couple(recorded, c, first, fields, scales, whole, keys[c], rate[c], lengths[c], out[c])
 
 
-@numba.njit(cache=True, inline="always")
-def share_kept(daily, length):
-    """The share of a couple's entries (partner-days up to ``length``) made: ``daily`` (2, days, items), NaN if not."""
-    entered = 0
-    for r in range(2):
-        for t in range(daily.shape[1]):
-            for k in range(daily.shape[2]):
-                if np.isfinite(daily[r, t, k]):
-                    entered += 1
-                    break
-    return entered / (2.0 * max(length, 1))
-
-
 @numba.njit(cache=True)
 def _entries_kept(daily, lengths, out):
+    """Each couple's share of entries (partner-days up to its length) made: ``daily`` (couples, 2, days, items)."""
     for c in range(daily.shape[0]):
-        out[c] = share_kept(daily[c], lengths[c])
+        entered = 0
+        for r in range(2):
+            for t in range(daily.shape[2]):
+                for k in range(daily.shape[3]):
+                    if np.isfinite(daily[c, r, t, k]):
+                        entered += 1
+                        break
+        out[c] = entered / (2.0 * max(lengths[c], 1))
 
 
 def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
@@ -274,8 +273,8 @@ def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None =
         part, read = pop.subset(block), reading.block(block)
         items = read.items()
         result = simulate(part, intake_day + diary.days, snapshot_days=[intake_day], summarise=False, diary=items)
-        intake = dataclasses.replace(read, intake_slot=0).intake(result.recorded, part.keys)
-        yield Diaries(items.daily, intake, read.lengths, diary.daily_items(), diary.intake_items())
+        yield Diaries(items.daily, read.intake(result.recorded[:, 0], part.keys), read.lengths, diary.daily_items(),
+                      diary.intake_items())
         if progress is not None:
             progress(block.stop)
 

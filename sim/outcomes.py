@@ -370,7 +370,7 @@ _SUMS = 2 * len(SERIES_VARIABLES)     # a group's sums: (role, variable), role-m
 def _sum_places(context, builder, totals, args):
     """Pointers to a group's sums in ``totals`` (args: totals, start), in (variable, role) order."""
     view = context.make_array(totals)(context, builder, args[0])
-    begin = context.cast(builder, args[1], types.intp, types.intp)
+    begin = args[1]
     places = []
     for k in range(_SUMS):
         v, r = divmod(k, 2)

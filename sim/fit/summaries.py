@@ -44,14 +44,25 @@ LANES = 64
 
 
 @numba.njit(cache=True, inline="always")
-def _lane_mean_and_sd(x, w, days, width, out, row, column, count, total, mean, squares):
+def _lane_sums():
+    """Eight scratch rows of LANES for the lanes' sums.
+
+    Each is an array of its own: rows of one array could overlap, for all the
+    compiler knows, and the loops would not vectorise.
+    """
+    return (np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES),
+            np.empty(LANES), np.empty(LANES))
+
+
+@numba.njit(cache=True, inline="always")
+def _lane_mean_and_sd(x, w, days, width, out, row, column, sums):
     """Mean and (population) SD of each lane's ``x`` over the days with weight 1, into ``out`` (0 and 0 if none).
 
-    ``count`` to ``squares`` are scratch rows of LANES (separate arrays, so that the loops vectorise).
+    ``sums``: scratch rows from :func:`_lane_sums`.
     """
-    count[:] = 0.0
-    total[:] = 0.0
-    squares[:] = 0.0
+    count, total, mean, squares = sums[0], sums[1], sums[2], sums[3]
+    for c in range(LANES):
+        count[c] = total[c] = squares[c] = 0.0
     for t in range(days):
         for c in range(width):
             count[c] += w[t, c]
@@ -71,7 +82,7 @@ def _lane_pearson(x, wx, from_x, y, wy, from_y, length, width, out, row, column,
     """Each lane's Pearson correlation of ``x[from_x + t]`` with ``y[from_y + t]``, ``t < length``.
 
     Over the days both entered (weight 1); 0 with fewer than 3 such days or a
-    constant series (no association).
+    constant series (no association). ``sums``: scratch rows from :func:`_lane_sums`.
     """
     count, sx, sy, mx, my, sxy, sxx, syy = sums
     for c in range(LANES):
@@ -105,8 +116,7 @@ def _pearson_rows(x, wx, y, wy, out):
     n, days = x.shape
     xs, wxs, ys, wys = (np.zeros((days, LANES)), np.zeros((days, LANES)), np.zeros((days, LANES)),
                         np.zeros((days, LANES)))
-    sums = (np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES),
-            np.empty(LANES), np.empty(LANES))
+    sums = _lane_sums()
     for first in range(0, n, LANES):
         width = min(LANES, n - first)
         for t in range(days):
@@ -143,11 +153,7 @@ def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
     n, _, days, items = daily.shape
     unit = np.zeros((items, 2, days, LANES))
     weight = np.zeros((items, 2, days, LANES))
-    # The sums' scratch rows, each an array of its own (rows of one array could overlap, for all the compiler
-    # knows, and its loops would not vectorise).
-    sums = (np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES), np.empty(LANES),
-            np.empty(LANES), np.empty(LANES))
-    count, total, mean, squares = sums[0], sums[1], sums[3], sums[5]
+    sums = _lane_sums()
     column = 0
     for first in range(0, n, LANES):
         width = min(LANES, n - first)
@@ -163,7 +169,7 @@ def _daily_statistics(daily, scales, pursuit, withdrawal, high, out):
         for k in range(items):
             a, b, wa, wb = unit[k, 0], unit[k, 1], weight[k, 0], weight[k, 1]
             for x, w in ((a, wa), (b, wb)):
-                _lane_mean_and_sd(x, w, days, width, out, first, column, count, total, mean, squares)
+                _lane_mean_and_sd(x, w, days, width, out, first, column, sums)
                 _lane_pearson(x, w, 0, x, w, 1, days - 1, width, out, first, column + 2, sums)
                 column += 3
             _lane_pearson(a, wa, 0, b, wb, 0, days, width, out, first, column, sums)
@@ -214,33 +220,22 @@ def summary_names(diary: DiarySpec) -> list[str]:
     return [*names, "diary days", "share of entries kept"]
 
 
-def _daily_arguments(diary: DiarySpec, items: list[str]) -> tuple:
-    """What the statistics need to know of the daily items: their scales and which measure pursuit and withdrawal."""
-    p, w = _measures(diary, "pursuit"), _measures(diary, "withdrawal")
-    scales = np.array([diary.items[name].scale for name in items], dtype=float).reshape(-1, 2)
-    both = p is not None and w is not None
-    return scales, p if both else -1, w if both else -1, P.PARAMETERS["high_intensity"].default
-
-
-def _intake_and_design(out: np.ndarray, column: int, diary: DiarySpec, intake: np.ndarray, intake_items: list[str],
-                       lengths: np.ndarray, kept: np.ndarray) -> None:
-    """The statistics after the daily items': each intake item of each partner, the diary's length and share kept."""
-    for j, name in enumerate(intake_items):
-        value = to_unit(diary, name, intake[..., j])
-        out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
-        column += 2
-    out[:, column], out[:, column + 1] = lengths, kept
-
-
 def summaries(diaries: Diaries, diary: DiarySpec) -> np.ndarray:
     """The statistics of :func:`summary_names` for every couple: ``(couples, statistics)``."""
+    p, w = _measures(diary, "pursuit"), _measures(diary, "withdrawal")
     names = summary_names(diary)
     out = np.empty((diaries.n, len(names)))
-    column = _daily_statistics(np.ascontiguousarray(diaries.daily, dtype=float),
-                               *_daily_arguments(diary, diaries.daily_items), out)
+    scales = np.array([diary.items[name].scale for name in diaries.daily_items], dtype=float).reshape(-1, 2)
+    column = _daily_statistics(np.ascontiguousarray(diaries.daily, dtype=float), scales,
+                               -1 if p is None or w is None else p, -1 if p is None or w is None else w,
+                               P.PARAMETERS["high_intensity"].default, out)
     if diaries.n == 0:
         column = len(names) - 2 - 2 * len(diaries.intake_items)
-    _intake_and_design(out, column, diary, diaries.intake, diaries.intake_items, diaries.lengths, diaries.kept)
+    for j, name in enumerate(diaries.intake_items):
+        value = to_unit(diary, name, diaries.intake[..., j])
+        out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
+        column += 2
+    out[:, column], out[:, column + 1] = diaries.lengths, diaries.kept
     return out
 
 
