@@ -40,9 +40,9 @@ from sim.randomness import (
     CONFLICT_SIZE_BLOCK,
     NORMALS_PER_DAY,
     SHARED_BLOCK,
-    TAIL_PROBABILITY,
     central_normal,
     high_uniform,
+    in_normal_tails,
     low_uniform,
     stream_bits,
     tail_normal,
@@ -53,7 +53,7 @@ from sim.schema import SERIES_VARIABLES
 # L2 cache while leaving each vectorised loop long enough to amortise its set-up (measured: 64 and 256 are
 # within a few per cent, 32 is slower; docs/performance.md).
 LANES = 128
-assert LANES % 8 == 0, "_tails_listed reads a block's rows eight couples at a time"
+assert LANES % 8 == 0, "_listed reads a block's rows eight couples at a time"
 
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
@@ -192,43 +192,31 @@ def write_column(typingctx, array, partner, couple, values):
 
 # --- the stages of one day of a block ------------------------------------------------
 
-@numba.njit(cache=True, inline="always")
-def _rare(condition, found, count, where):
-    """Note ``where`` in ``found`` if ``condition`` holds: ``found[:count]`` lists the places where it did.
-
-    Branch-free, so a loop of these vectorises; the rare and costly work is
-    then done for the listed places only. (A plain ``if`` would not do: the
-    compiler, removing the branch, would compute the costly case, with its
-    logarithm, for every couple.)
-    """
-    found[count] = where
-    return count + (1 if condition else 0)
-
-
 @intrinsic
-def _tails_listed(typingctx, row, width, found):
-    """List in ``found`` the places ``c < width`` where ``row[c]`` lies in the normal's tails; return how many.
+def _listed(typingctx, flags, width, found):
+    """List in ``found`` the places ``c < width`` where ``flags[c]`` is not 0, in order; return how many.
 
-    What a loop of :func:`_rare` over :func:`sim.randomness.in_normal_tails`
-    gives, in the same order, eight places at a time: a vector comparison and
-    LLVM's compress-store (AVX-512's ``vpcompressq``; spelled out in scalar
-    code on machines without it), instead of a count carried from couple to
-    couple (some 6% of the engine's time). ``row`` must hold a multiple of 8
-    values (a row of LANES), of which the first ``width`` are read.
+    The rare and costly work (a normal's tail, a conflict's size) is then done
+    for the listed places only: with a plain ``if`` in a vectorised loop the
+    compiler, removing the branch, would compute the costly case, logarithm
+    and all, for every couple, and a count carried from couple to couple
+    keeps the loop scalar (some 6% of the engine's time). Here eight places
+    at a time: a vector comparison and LLVM's compress-store (AVX-512's
+    ``vpcompressq``; spelled out in scalar code on machines without it), a
+    population count for how many. ``flags`` (int64) must hold a multiple
+    of 8 values (a row of LANES), of which the first ``width`` are read.
     """
     def codegen(context, builder, signature, args):
-        i64, f64 = ir.IntType(64), ir.DoubleType()
-        doubles, places, flags = ir.VectorType(f64, 8), ir.VectorType(i64, 8), ir.VectorType(ir.IntType(1), 8)
-        values = context.make_array(row)(context, builder, args[0]).data
+        i64 = ir.IntType(64)
+        places, chosen_lanes = ir.VectorType(i64, 8), ir.VectorType(ir.IntType(1), 8)
+        values = context.make_array(flags)(context, builder, args[0]).data
         listed = context.make_array(found)(context, builder, args[2]).data
         width_value = context.cast(builder, args[1], signature.args[1], types.int64)
         compress = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [places, listed.type, flags]),
+            builder.module, ir.FunctionType(ir.VoidType(), [places, listed.type, chosen_lanes]),
             "llvm.masked.compressstore.v8i64")
         population = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(8), [ir.IntType(8)]),
                                                      "llvm.ctpop.i8")
-        low = ir.Constant(doubles, [TAIL_PROBABILITY] * 8)
-        high = ir.Constant(doubles, [1.0 - TAIL_PROBABILITY] * 8)
         lanes = ir.Constant(places, list(range(8)))
         ends = cgutils.alloca_once_value(builder, ir.Constant(i64, 0))
 
@@ -239,22 +227,29 @@ def _tails_listed(typingctx, row, width, found):
             return vector
 
         with cgutils.for_range_slice(builder, ir.Constant(i64, 0), width_value, ir.Constant(i64, 8)) as (start, _):
-            vector = builder.load(builder.bitcast(builder.gep(values, [start]), doubles.as_pointer()), align=8)
+            vector = builder.load(builder.bitcast(builder.gep(values, [start]), places.as_pointer()), align=8)
             where = builder.add(broadcast(start), lanes)
             inside = builder.icmp_signed("<", where, broadcast(width_value))
-            tails = builder.or_(builder.fcmp_ordered("<", vector, low), builder.fcmp_ordered(">", vector, high))
-            chosen = builder.and_(tails, inside)
+            chosen = builder.and_(builder.icmp_signed("!=", vector, ir.Constant(places, [0] * 8)), inside)
             count = builder.load(ends)
             builder.call(compress, [where, builder.gep(listed, [count]), chosen])
             added = builder.zext(builder.call(population, [builder.bitcast(chosen, ir.IntType(8))]), i64)
             builder.store(builder.add(count, added), ends)
         return builder.load(ends)
 
-    return types.int64(row, width, found), codegen
+    return types.int64(flags, width, found), codegen
 
 
 @numba.njit(cache=True, inline="always")
-def _draw_normals(keys, width, day, z, uniform, found):
+def _in_tails(uniform, width, flags, found):
+    """:func:`_listed` of the places ``c < width`` where ``uniform[c]`` lies in the normal's tails."""
+    for c in range(width):
+        flags[c] = 1 if in_normal_tails(uniform[c]) else 0
+    return _listed(flags, width, found)
+
+
+@numba.njit(cache=True, inline="always")
+def _draw_normals(keys, width, day, z, uniform, flags, found):
     """The day's normals of the block's couples into ``z`` (2, NORMALS_PER_DAY, LANES).
 
     Same numbers as sim.randomness.couple_day_normals: every draw through the
@@ -273,19 +268,19 @@ def _draw_normals(keys, width, day, z, uniform, found):
             z[1, k, c] = central_normal(u_b)
     for r in range(2):
         for k in range(NORMALS_PER_DAY):
-            for n in range(_tails_listed(uniform[r, k], width, found)):
+            for n in range(_in_tails(uniform[r, k], width, flags, found)):
                 z[r, k, found[n]] = tail_normal(uniform[r, k, found[n]])
 
 
 @numba.njit(cache=True, inline="always")
-def _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, found):
+def _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, flags, found):
     """Mix the couple's shared stress normal of the day into both partners' stressor normals."""
     position = np.uint64(SHARED_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for c in range(width):
         u = high_uniform(stream_bits(keys[c], position))
         shared_uniform[c] = u
         shared[c] = central_normal(u)
-    for n in range(_tails_listed(shared_uniform, width, found)):
+    for n in range(_in_tails(shared_uniform, width, flags, found)):
         shared[found[n]] = tail_normal(shared_uniform[found[n]])
     for c in range(width):
         for r in range(2):
@@ -293,14 +288,14 @@ def _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, share
 
 
 @numba.njit(cache=True, inline="always")
-def _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, found):
+def _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, flags, found):
     """Add the day's random conflicts to ``drive`` (2, LANES): one uniform a couple, a size only on conflict days."""
     position = np.uint64(CONFLICT_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for c in range(width):
         occurs[c] = high_uniform(stream_bits(keys[c], position))
-    count = 0
     for c in range(width):
-        count = _rare(occurs[c] < conflict_rate[c], found, count, c)   # conflict_event is 0 otherwise
+        flags[c] = 1 if occurs[c] < conflict_rate[c] else 0     # conflict_event is 0 otherwise
+    count = _listed(flags, width, found)
     sizes = np.uint64(CONFLICT_SIZE_BLOCK * NORMALS_PER_DAY) + np.uint64(day)
     for n in range(count):
         c = found[n]
@@ -333,7 +328,8 @@ def _record(day, width, x, kept, keep_slot, series, series_together, together, d
 
 
 @numba.njit(cache=True, inline="always")
-def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, daily, gone, uniform, z, found):
+def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, daily, gone, uniform, z, flags,
+                found):
     """Diary day ``t``'s readings of the block's couples (state ``x``) into ``daily``, the block's view.
 
     The numbers of sim.diary.measure_couple, worked out for the block side by
@@ -361,7 +357,7 @@ def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, d
         field, in_whole = fields[k], whole[k]
         low, high, lo, hi, error_sd = scales[k, 0], scales[k, 1], scales[k, 2], scales[k, 3], scales[k, 4]
         for r in range(2):
-            for n in range(_tails_listed(uniform[r, 0], width, found)):
+            for n in range(_in_tails(uniform[r, 0], width, flags, found)):
                 z[r, 0, found[n]] = tail_normal(uniform[r, 0, found[n]])
             for c in range(width):
                 value = item_reading(x[field, r, c], low, high, lo, hi, error_sd, z[r, 0, c], in_whole)
@@ -411,7 +407,8 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, diary, sch
     shared_weight = np.empty(LANES)
     streak = np.zeros(LANES)
     today = np.empty(_PARAMETERS)
-    found = np.empty(LANES, dtype=np.int64)          # the couples of a rare case (_rare)
+    flags = np.empty(LANES, dtype=np.int64)          # a rare case's couples: flagged 1, then listed (_listed)
+    found = np.empty(LANES, dtype=np.int64)
     gone = np.empty((2, LANES))                      # a diary day's entries not made (1.0)
     values = np.empty((len(SERIES_VARIABLES), 2, LANES))             # the aggregated variables and their bins
     bins = np.empty((len(SERIES_VARIABLES), 2, LANES), dtype=np.uint64)   # flat positions in hist
@@ -441,15 +438,15 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, diary, sch
     _record(0, width, old, kept, keep_slot, series, series_together, together, day_slot, snapshots)
     apart = 0                                  # couples of the block that have split up
     for day in range(1, days + 1):
-        _draw_normals(keys, width, day, z, uniform, found)
+        _draw_normals(keys, width, day, z, uniform, flags, found)
         if sharing:
-            _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, found)
+            _share_strain(keys, width, day, z, shared, shared_uniform, own_weight, shared_weight, flags, found)
         for c in range(width):
             shock = shock_size[c] if day == shock_day[c] else 0.0
             drive[0, c] = shock
             drive[1, c] = shock
         if conflicts:
-            _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, found)
+            _add_conflicts(keys, width, day, conflict_rate, conflict_severity, drive, occurs, flags, found)
         if intervening:
             for c in range(width):
                 if planned[c]:
@@ -499,7 +496,7 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, diary, sch
         _record(day, width, new, kept, keep_slot, series, series_together, together, day_slot, snapshots)
         if reading and diary_first <= day < diary_first + diary_days:
             _read_items(keys, width, day - diary_first, diary_days, new, item_fields, item_scales, item_whole,
-                        diary_lengths, diary_rate, daily, gone, uniform, z, found)
+                        diary_lengths, diary_rate, daily, gone, uniform, z, flags, found)
         old, new = new, old
     for c in range(width):
         for r in range(2):

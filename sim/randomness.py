@@ -65,7 +65,6 @@ _C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
       -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
 _D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00)
 _P_LOW = 0.02425
-TAIL_PROBABILITY = _P_LOW     # each tail's share of the uniforms in_normal_tails gives to tail_normal
 
 
 def couple_keys(seed: int | None, spawn_keys: Iterable[Sequence[int]] | np.ndarray) -> np.ndarray:
