@@ -36,7 +36,7 @@ from sim.dynamics import STATE_FIELDS
 from sim.engine import simulate
 from sim.experiment.populations import cohort_population
 from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
-from sim.kernel import DiaryItems
+from sim.kernel import LANES, DiaryItems
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
 from sim.measurement import MEASUREMENT_POSITION, MISSING_POSITION, item_reading
@@ -55,6 +55,7 @@ ID_COLUMNS = ("couple", "person", "day")
 # What `cycles diary` writes beside the data: each person's parameters at the start, for checking a fit.
 TRUTH_PARAMETERS = ("anxiety", "avoidance", "responsiveness", "goal_support")
 SIMULATION_BLOCK = 8192     # couples per engine call: the diary snapshots of a block stay small
+assert SIMULATION_BLOCK % LANES == 0, "a block's readings are whole blocks of the kernel's lanes"
 
 
 class DiaryError(ValueError):
@@ -84,9 +85,37 @@ class Diaries:
     @property
     def kept(self) -> np.ndarray:
         """(couples,) share of the diary's entries (partner-days up to its length) that were made."""
-        out = np.empty(self.n)
-        _entries_kept(np.ascontiguousarray(self.daily, dtype=float), np.asarray(self.lengths, dtype=np.int64), out)
-        return out
+        return entries_kept(lanes_of(self.daily), self.lengths)
+
+
+def lanes_of(daily: np.ndarray) -> np.ndarray:
+    """Daily items ``(couples, 2, days, items)`` in the engine's layout ``(blocks, items, 2, days, LANES)``.
+
+    Couple ``c`` is lane ``c % LANES`` of block ``c // LANES`` (sim.kernel.DiaryItems); the lanes after the last
+    couple are NaN (no entries).
+    """
+    n, _, days, items = daily.shape
+    blocks = -(-n // LANES)
+    padded = np.full((blocks * LANES, 2, days, items), np.nan)
+    padded[:n] = daily
+    return np.ascontiguousarray(padded.reshape(blocks, LANES, 2, days, items).transpose(0, 4, 2, 3, 1))
+
+
+def from_lanes(lanes: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` couples' daily items in the engine's layout, as ``(couples, 2, days, items)``."""
+    _, items, _, days, _ = lanes.shape
+    return np.ascontiguousarray(lanes.transpose(0, 4, 2, 3, 1).reshape(-1, 2, days, items)[:n])
+
+
+def entries_kept(lanes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """(couples,) share of each diary's entries (partner-days up to its length) made, from its items' lanes.
+
+    An entry is made when any of its items is; ``lanes`` as :func:`lanes_of` gives them.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    out = np.empty(len(lengths))
+    _entries_kept(np.ascontiguousarray(lanes, dtype=float), lengths, out)
+    return out
 
 
 def diary_model_days(diary: DiarySpec) -> list[int]:
@@ -190,8 +219,9 @@ class DiaryReading:
     def items(self) -> DiaryItems:
         """The daily items as the engine reads them on the diary's days, into a fresh ``daily`` array."""
         diary = self.diary
+        blocks = -(-len(self.lengths) // LANES)
         return DiaryItems(diary.acclimation_days + 1, diary.days, self.fields, self.scales, self.whole,
-                          self.lengths, self.rate, np.empty((len(self.lengths), 2, diary.days, len(self.fields))))
+                          self.lengths, self.rate, np.empty((blocks, len(self.fields), 2, diary.days, LANES)))
 
     def intake(self, state: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """(couples, 2, intake items): the intake items read from the intake day's ``state`` (couples, 2, STATE_FIELDS).
@@ -242,28 +272,48 @@ def _read_daily_items(recorded, first, fields, scales, whole, keys, rate, length
         measure_couple(recorded, c, first, fields, scales, whole, keys[c], rate[c], lengths[c], out[c])
 
 
-@numba.njit(cache=True)
-def _entries_kept(daily, lengths, out):
-    """Each couple's share of entries (partner-days up to its length) made: ``daily`` (couples, 2, days, items)."""
-    for c in range(daily.shape[0]):
-        entered = 0
+@numba.njit(cache=True, error_model="numpy")
+def _entries_kept(lanes, lengths, out):
+    """Each couple's share of entries (partner-days up to its length) made, ``lanes`` as lanes_of gives them."""
+    blocks, items, _, days, width = lanes.shape
+    entered = np.zeros(width)
+    made = np.zeros(width)
+    for block in range(blocks):
+        first = block * width
+        couples = min(width, out.shape[0] - first)
+        entered[:] = 0.0
         for r in range(2):
-            for t in range(daily.shape[2]):
-                for k in range(daily.shape[3]):
-                    if np.isfinite(daily[c, r, t, k]):
-                        entered += 1
-                        break
-        out[c] = entered / (2.0 * max(lengths[c], 1))
+            for t in range(days):
+                made[:] = 0.0
+                for k in range(items):
+                    for c in range(couples):
+                        made[c] = max(made[c], 1.0 if np.isfinite(lanes[block, k, r, t, c]) else 0.0)
+                for c in range(couples):
+                    entered[c] += made[c]
+        for c in range(couples):
+            out[first + c] = entered[c] / (2.0 * max(lengths[first + c], 1))
 
 
 def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
                  missing_rate: np.ndarray | float | None = None, progress=None):
     """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
 
-    Yields each block's :class:`Diaries`: the engine reads the daily items on
-    the diary's days inside its day (sim.kernel.DiaryItems; the numbers
-    :func:`measure` reads from snapshots of those days), and records only
-    the intake day's state for the intake items. ``progress`` is called with
+    Yields each block's :class:`Diaries` (:func:`read_lanes`, laid out as
+    :class:`Diaries` are). ``progress`` is called with couples done.
+    """
+    for lanes, intake, kept_days in read_lanes(pop, diary, lengths, missing_rate, progress):
+        yield Diaries(from_lanes(lanes, len(kept_days)), intake, kept_days, diary.daily_items(), diary.intake_items())
+
+
+def read_lanes(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,
+               missing_rate: np.ndarray | float | None = None, progress=None):
+    """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
+
+    Yields each block's daily items in the engine's layout (:func:`lanes_of`),
+    intake items and diary lengths: the engine reads the daily items on the
+    diary's days inside its day (sim.kernel.DiaryItems; the numbers
+    :func:`measure` reads from snapshots of those days), and records only the
+    intake day's state for the intake items. ``progress`` is called with
     couples done.
     """
     intake_day = diary.acclimation_days
@@ -273,8 +323,7 @@ def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None =
         part, read = pop.subset(block), reading.block(block)
         items = read.items()
         result = simulate(part, intake_day + diary.days, snapshot_days=[intake_day], summarise=False, diary=items)
-        yield Diaries(items.daily, read.intake(result.recorded[:, 0], part.keys), read.lengths, diary.daily_items(),
-                      diary.intake_items())
+        yield items.daily, read.intake(result.recorded[:, 0], part.keys), read.lengths
         if progress is not None:
             progress(block.stop)
 

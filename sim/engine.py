@@ -26,6 +26,7 @@ from sim.selectors import ROLES
 from sim.tables import DAILY_COLUMNS, agent_id
 
 BLOCK = 4096   # couples per compiled call: progress is reported between blocks
+assert BLOCK % kernel.LANES == 0, "a diary's readings are stored in whole blocks of the kernel's lanes"
 
 
 @dataclass
@@ -110,8 +111,9 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     day_slot[recorded] = np.arange(len(recorded))
     snapshots = np.zeros((n, len(recorded), 2, len(STATE_FIELDS)))
     keys = np.ascontiguousarray(pop.keys)
-    if diary is not None and (diary.daily.shape[0] != n or diary.first_day + diary.days - 1 > days):
-        raise ValueError(f"the diary reads {diary.daily.shape[0]} couples on days {diary.first_day}.."
+    if diary is not None and (diary.lengths.shape[0] != n or diary.daily.shape[0] != -(-n // kernel.LANES)
+                              or diary.first_day + diary.days - 1 > days):
+        raise ValueError(f"the diary reads {diary.lengths.shape[0]} couples on days {diary.first_day}.."
                          f"{diary.first_day + diary.days - 1}; the run has {n} couples and {days} days")
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))

@@ -113,7 +113,11 @@ class DiaryItems(NamedTuple):
     Every array over couples is the run's; ``daily`` receives the readings,
     in each item's scale, NaN where an entry was missed or lies beyond the
     couple's diary: the numbers sim.diary.measure_couple reads from the same
-    days' snapshots.
+    days' snapshots. ``daily`` is laid out in the kernel's blocks (block,
+    item, partner, day, lane: couple ``c`` is lane ``c % LANES`` of block
+    ``c // LANES``), so that a day's readings of a block are stored side by
+    side and the diary statistics read them as they are (sim.diary.lanes_of
+    and from_lanes convert).
     """
 
     first_day: int                 # the model day of diary day 1
@@ -123,13 +127,13 @@ class DiaryItems(NamedTuple):
     whole: np.ndarray              # (items,) bool, read in whole points
     lengths: np.ndarray            # (couples,) diary days kept per couple
     rate: np.ndarray               # (couples,) chance of a missed entry
-    daily: np.ndarray              # (couples, 2, days, items)
+    daily: np.ndarray              # (blocks of LANES couples, items, 2, days, LANES)
 
 
 def no_diary() -> DiaryItems:
     """The diary of a run that reads none (the same compiled loop as one that does)."""
     return DiaryItems(0, 0, np.zeros(0, dtype=np.int64), np.zeros((0, 5)), np.zeros(0, dtype=np.bool_),
-                      np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 2, 0, 0)))
+                      np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, 0, 2, 0, LANES)))
 
 
 def parameter_columns(partner: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -330,7 +334,7 @@ def _record(day, width, x, kept, keep_slot, series, series_together, together, d
 @numba.njit(cache=True, inline="always")
 def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, daily, gone, uniform, z, flags,
                 found):
-    """Diary day ``t``'s readings of the block's couples (state ``x``) into ``daily``, the block's view.
+    """Diary day ``t``'s readings of the block's couples (state ``x``) into ``daily``, the block's (1, ...) view.
 
     The numbers of sim.diary.measure_couple, worked out for the block side by
     side: the day's missed entries, then each item's errors (through the
@@ -361,7 +365,7 @@ def _read_items(keys, width, t, days, x, fields, scales, whole, lengths, rate, d
                 z[r, 0, found[n]] = tail_normal(uniform[r, 0, found[n]])
             for c in range(width):
                 value = item_reading(x[field, r, c], low, high, lo, hi, error_sd, z[r, 0, c], in_whole)
-                daily[c, r, t, k] = np.nan if gone[r, c] != 0.0 else value
+                daily[0, k, r, t, c] = np.nan if gone[r, c] != 0.0 else value
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -389,7 +393,8 @@ def run_lanes(state, columns, keys, days, scope, tracking, recording, diary, sch
     day_slot, snapshots = recording.day_slot, recording.snapshots[first:last]
     reading, diary_first, diary_days = diary.days > 0, diary.first_day, diary.days
     item_fields, item_scales, item_whole = diary.fields, diary.scales, diary.whole
-    diary_lengths, diary_rate, daily = diary.lengths[first:last], diary.rate[first:last], diary.daily[first:last]
+    diary_lengths, diary_rate = diary.lengths[first:last], diary.rate[first:last]
+    daily = diary.daily[first // LANES:first // LANES + 1]     # the block's readings (none without a diary)
     # The block's arrays, LANES columns whatever the width, allocated once for all its days.
     old = np.empty((_FIELDS, 2, LANES))
     new = np.empty((_FIELDS, 2, LANES))
@@ -569,8 +574,11 @@ def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, da
     if diary is None or diary.days == 0:
         items = no_diary()
     else:         # the block's rows (a view of daily: the readings land in the caller's array)
+        if b.start % LANES:
+            raise ValueError(f"a diary's block of couples starts at {b.start}; it must start at a multiple of {LANES}")
         items = diary._replace(lengths=np.array(diary.lengths[b], dtype=np.int64),
-                               rate=np.array(diary.rate[b], dtype=float), daily=diary.daily[b])
+                               rate=np.array(diary.rate[b], dtype=float),
+                               daily=diary.daily[b.start // LANES:-(-b.stop // LANES)])
     # A block of rows of a C-contiguous column is itself C-contiguous and writable: a view, not a copy.
     run_couples(block_state, tuple(column[b] for column in columns), np.array(keys[b]),
                 days, scope, tracking, recording, items, rules, interventions.planned_couples(rules), low, high)

@@ -19,7 +19,7 @@ import numpy as np
 from sim import interventions
 from sim import params as P
 from sim.randomness import couple_keys, setup_draws
-from sim.selectors import STYLES, ParameterKey, selector_mask, style_of
+from sim.selectors import STYLES, ParameterKey, selector_mask, style_index
 
 # Centre of each style on the ECR-R scale (anxiety, avoidance): the four
 # quadrants of Fraley, Waller & Brennan's two dimensions, split at the
@@ -57,6 +57,7 @@ PAIRING_MATRIX = np.array([
 
 TRAITS = ("anxiety", "avoidance")    # the two ECR-R dimensions a style is the quadrant of
 PAIRINGS = tuple(f"{x}-{y}" for x, y in product(STYLES, STYLES))
+_STYLE_NAMES, _PAIRING_NAMES = np.array(STYLES, dtype=object), np.array(PAIRINGS, dtype=object)
 # The pairings the documentation and the app offer first.
 PRESETS = ("secure-secure", "anxious-avoidant", "anxious-secure", "avoidant-secure",
            "anxious-anxious", "avoidant-avoidant", "fearful-secure")
@@ -110,7 +111,7 @@ class Population:
     couple: dict[str, np.ndarray]       # (n,) per couple-scope parameter
     classification: dict[str, Any]      # run-wide thresholds
     keys: np.ndarray                    # (n,) uint64 random-stream keys
-    spawn_keys: list[tuple[int, ...]] = field(default_factory=list)
+    spawn_keys: list[tuple[int, ...]] | np.ndarray = field(default_factory=list)   # or one row per couple
     intervention: np.ndarray | None = None   # (n,) name of each couple's intervention plan ("none")
     schedule: np.ndarray | None = None       # (n, changes, RULE_COLUMNS) its resolved changes (sim.interventions)
 
@@ -161,7 +162,10 @@ class Population:
 
     def subset(self, index) -> Population:
         """The couples at ``index`` (a slice or integer array)."""
-        spawn = [self.spawn_keys[i] for i in np.arange(self.n)[index]] if self.spawn_keys else []
+        if isinstance(self.spawn_keys, np.ndarray):
+            spawn = self.spawn_keys[index]
+        else:
+            spawn = [self.spawn_keys[i] for i in np.arange(self.n)[index]] if self.spawn_keys else []
         return Population(self.pairing[index], self.style[index],
                           {k: v[index] for k, v in self.partner.items()},
                           {k: v[index] for k, v in self.couple.items()},
@@ -177,8 +181,15 @@ class Population:
             {k: np.concatenate([p.partner[k] for p in parts]) for k in first.partner},
             {k: np.concatenate([p.couple[k] for p in parts]) for k in first.couple},
             dict(first.classification), np.concatenate([p.keys for p in parts]),
-            [k for p in parts for k in p.spawn_keys], np.concatenate([p.intervention for p in parts]),
+            _joined_spawn_keys([p.spawn_keys for p in parts]), np.concatenate([p.intervention for p in parts]),
             np.concatenate([_pad_schedule(p.schedule, max(q.schedule.shape[1] for q in parts)) for p in parts]))
+
+
+def _joined_spawn_keys(keys: list) -> list[tuple[int, ...]] | np.ndarray:
+    """Several populations' spawn keys one after another: an array if all are arrays of one width, else tuples."""
+    if all(isinstance(k, np.ndarray) for k in keys) and len({k.shape[1] for k in keys}) == 1:
+        return np.concatenate(keys)
+    return [tuple(map(int, k)) for part in keys for k in part]
 
 
 def _pad_schedule(rows: np.ndarray, width: int) -> np.ndarray:
@@ -233,7 +244,10 @@ def _around_centres(index: np.ndarray, normal: np.ndarray, settings: dict[str, A
 
 
 def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Draw styles (prevalence, assortative pairing), then traits and support around each style."""
+    """Draw styles (prevalence, assortative pairing), then traits and support around each style.
+
+    Returns the styles as places in STYLES (couples, 2) and the traits and support.
+    """
     P.check_population_shares(settings)
     shares = np.array([0.0, settings["share_anxious"], settings["share_avoidant"], settings["share_fearful"]])
     shares[0] = max(0.0, 1.0 - shares[1:].sum())
@@ -244,13 +258,17 @@ def _drawn_values(keys: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarra
     conditional /= conditional.sum(axis=1, keepdims=True)
     second = np.minimum((np.cumsum(conditional, axis=1) <= uniform[:, 1:2]).sum(axis=1), 3)
     index = np.stack([first, second], axis=1)
-    styles = np.array(STYLES, dtype=object)[index]
-    return styles, _around_centres(index, normal, settings, 1.0)
+    return index, _around_centres(index, normal, settings, 1.0)
+
+
+def _named(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Partners' styles (couples, 2) and couples' pairings (couples,) named, from places in STYLES."""
+    return _STYLE_NAMES[index], _PAIRING_NAMES[index[:, 0] * len(STYLES) + index[:, 1]]
 
 
 def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1, seed: int | None = 0,
                     drawn: bool = False, overrides: Iterable[Override | str] = (),
-                    spawn_keys: Sequence[tuple[int, ...]] | None = None,
+                    spawn_keys: Sequence[tuple[int, ...]] | np.ndarray | None = None,
                     values: Mapping[str, Any] | None = None, intervention: Any = None,
                     custom_interventions: Mapping[str, Sequence[str]] | None = None) -> Population:
     """Build a population of couples.
@@ -266,7 +284,8 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
             partner's style is then the quadrant of the traits they end with.
         overrides: ``Override`` objects or ``"[selector.]name=value"`` strings,
             applied after the pairing or the draw.
-        spawn_keys: one tuple per couple naming its random stream; default ``(c,)``.
+        spawn_keys: one tuple per couple naming its random stream, or an integer array with one row per
+            couple; default ``(c,)``.
         values: declared parameters given as arrays, applied last, keyed
             ``[WHO.]NAME`` like overrides: a scalar, an array over couples
             ``(n,)``, or, for partner-scope parameters, an array over couples
@@ -280,7 +299,10 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     if not isinstance(n_couples, (int, np.integer)) or n_couples < 1:
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
     checked = [(o if isinstance(o, Override) else Override.parse(o)).checked() for o in overrides]
-    spawn = [tuple(map(int, k)) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
+    if isinstance(spawn_keys, np.ndarray):       # rows of an integer array: no tuple per couple to build
+        spawn = np.asarray(spawn_keys, dtype=np.int64).reshape(len(spawn_keys), -1)
+    else:
+        spawn = [tuple(map(int, k)) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
     if len(spawn) != n_couples:
         raise ValueError("spawn_keys must give one key per couple")
     keys = couple_keys(seed, spawn)
@@ -288,8 +310,8 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     settings = P.defaults()
     settings.update({o.name: o.value for o in checked if P.PARAMETERS[o.name].scope == "population"})
     if drawn:
-        styles, traits = _drawn_values(keys, settings)
-        pairing_names = np.array([f"{x}-{y}" for x, y in styles], dtype=object)
+        index, traits = _drawn_values(keys, settings)
+        styles, pairing_names = _named(index)
     elif pairing is None:
         styles = np.full((n_couples, 2), "", dtype=object)
         traits = {}
@@ -301,7 +323,7 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
     partner = {name: np.full((n_couples, 2), float(P.PARAMETERS[name].default)) for name in P.names("partner")}
     partner.update(traits)
     if pairing is None and not drawn:
-        styles = style_of(partner["anxiety"], partner["avoidance"]).astype(object)
+        styles = _STYLE_NAMES[style_index(partner["anxiety"], partner["avoidance"])]
     couple = {name: np.full(n_couples, P.PARAMETERS[name].default, dtype=P.PARAMETERS[name].kind)
               for name in P.names("couple")}
     classification = P.defaults("classification")
@@ -320,8 +342,7 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         # A drawn style is the distribution a partner's traits came from; once the spec sets the traits (a factor,
         # a sampled point, [fixed]) that origin is gone, and the style is the quadrant of the traits the couple has
         # (the rule of couples built without a pairing). Style-selected settings above picked by the drawn style.
-        styles = style_of(partner["anxiety"], partner["avoidance"]).astype(object)
-        pairing_names = np.array([f"{x}-{y}" for x, y in styles], dtype=object)
+        styles, pairing_names = _named(style_index(partner["anxiety"], partner["avoidance"]))
     population = Population(pairing_names, styles, partner, couple, classification, keys, spawn)
     if intervention is None:
         return population

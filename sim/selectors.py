@@ -31,12 +31,14 @@ STYLE_MIDPOINT = 4.0
 _KEY = re.compile(r"\s*(?:([A-Za-z][A-Za-z-]*)\.)?([A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
+def style_index(anxiety, avoidance):
+    """Each ECR-R score pair's quadrant, split at the scale midpoint 4, as its place in STYLES."""
+    return (np.asarray(anxiety) >= STYLE_MIDPOINT) * 1 + (np.asarray(avoidance) >= STYLE_MIDPOINT) * 2
+
+
 def style_of(anxiety, avoidance):
     """Style label from ECR-R scores: the quadrant, split at the scale midpoint 4."""
-    anxious = np.asarray(anxiety) >= STYLE_MIDPOINT
-    avoidant = np.asarray(avoidance) >= STYLE_MIDPOINT
-    return np.where(anxious & avoidant, "fearful",
-                    np.where(anxious, "anxious", np.where(avoidant, "avoidant", "secure")))
+    return np.asarray(np.array(STYLES)[style_index(anxiety, avoidance)])
 
 
 def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:

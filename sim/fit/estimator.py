@@ -89,7 +89,7 @@ class Prior:
         return (self.high - self.low) / np.sqrt(12.0)
 
 
-def population_of(spec: Spec, theta: np.ndarray, keys: list[str], spawn_keys: list[tuple[int, ...]],
+def population_of(spec: Spec, theta: np.ndarray, keys: list[str], spawn_keys: list[tuple[int, ...]] | np.ndarray,
                   intervention: str | None = None, intervention_day: int | None = None) -> Population:
     """Couples with the free parameters ``theta`` (couples, parameters) and everything else as the spec fixes it."""
     values: dict[str, Any] = {key: theta[:, j] for j, key in enumerate(keys)}
@@ -140,7 +140,7 @@ def simulate_set(spec: Spec, prior: Prior, n: int, prefix: int, design: DesignRa
     theta = prior.draw(n, rng)
     lengths = rng.integers(design.min_days, design.max_days + 1, size=n)
     missing = rng.uniform(0.0, design.max_missing, size=n)
-    pop = population_of(spec, theta, prior.keys, [(prefix, i) for i in range(n)])
+    pop = population_of(spec, theta, prior.keys, np.column_stack([np.full(n, prefix), np.arange(n)]))
     return theta, simulated_summaries(pop, spec.diary, lengths, missing, progress=progress)
 
 
