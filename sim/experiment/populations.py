@@ -26,8 +26,8 @@ def fixed_overrides(spec: Spec) -> list[Override]:
             if ParameterKey.parse(key).declaration(value).scope != "measurement"]
 
 
-def spec_population(spec: Spec, spawn_keys: Sequence[tuple[int, ...]], values: Mapping[str, Any] | None = None,
-                    pairing: str | None = None) -> Population:
+def spec_population(spec: Spec, spawn_keys: Sequence[tuple[int, ...]] | np.ndarray,
+                    values: Mapping[str, Any] | None = None, pairing: str | None = None) -> Population:
     """Couples of the spec's population (or of ``pairing``), one per spawn key, with ``values`` set per couple."""
     return make_population(pairing or spec.population.pairing, len(spawn_keys), spec.seed,
                            drawn=spec.population.drawn and pairing is None, overrides=fixed_overrides(spec),
@@ -42,7 +42,8 @@ def cells_population(design: Design, cells: range) -> Population:
     """
     spec = design.spec
     reps = spec.replicates
-    spawn = [(design.seed_cell(c), r) for c in cells for r in range(reps)]
+    spawn = np.column_stack([np.repeat([design.seed_cell(c) for c in cells], reps),
+                             np.tile(np.arange(reps), len(cells))])
     couple_cells = np.repeat(np.arange(len(cells)), reps)
     values = {name: np.array([design.cells[c][name] for c in cells], dtype=float)[couple_cells]
               for name in design.factor_names if name not in CATEGORICAL_FACTORS}
@@ -72,7 +73,7 @@ def points_population(spec: Spec, names: Sequence[str], points: np.ndarray) -> P
     people. Integer parameters are rounded to whole values, as their declarations require.
     """
     reps = spec.replicates
-    spawn = [(r,) for _ in range(len(points)) for r in range(reps)]
+    spawn = np.tile(np.arange(reps), len(points))[:, None]
     values = {}
     for j, key in enumerate(names):
         column = np.repeat(points[:, j], reps)
@@ -82,4 +83,4 @@ def points_population(spec: Spec, names: Sequence[str], points: np.ndarray) -> P
 
 def cohort_population(spec: Spec, sample: int, couples: int) -> Population:
     """Cohort ``sample`` of a virtual study: couples with spawn keys (sample, 0..couples-1)."""
-    return spec_population(spec, [(sample, c) for c in range(couples)])
+    return spec_population(spec, np.column_stack([np.full(couples, sample), np.arange(couples)]))

@@ -134,6 +134,11 @@ def posterior_tables(draws: np.ndarray, couples: np.ndarray, estimator: Estimato
     return long, summary, cohort
 
 
+def _draw_keys(prefix: int, n: int, take: int) -> np.ndarray:
+    """Spawn keys ``(prefix, c, d)`` of draw d of couple c, one row each, couple by couple."""
+    return np.column_stack([np.full(n * take, prefix), np.repeat(np.arange(n), take), np.tile(np.arange(take), n)])
+
+
 def _repeat_diaries(observed: Diaries, times: int) -> tuple[np.ndarray, np.ndarray]:
     """Each couple's diary length and missed-entry share, repeated for ``times`` predictive diaries."""
     return np.repeat(observed.lengths, times), np.repeat(1.0 - observed.kept, times)
@@ -152,7 +157,7 @@ def predictive_checks(spec: Spec, estimator: Estimator, draws: np.ndarray, obser
     take = min(PREDICTIVE_DRAWS, k)
     theta = draws[:, :take].reshape(n * take, -1)
     lengths, missing = _repeat_diaries(observed, take)
-    spawn = [(PREDICTIVE_KEY, c, d) for c in range(n) for d in range(take)]
+    spawn = _draw_keys(PREDICTIVE_KEY, n, take)
     pop = population_of(spec, theta, estimator.prior.keys, spawn)
     predicted = simulated_summaries(pop, spec.diary, lengths, missing).reshape(n, take, -1)
     checked = [i for i, name in enumerate(estimator.names) if name not in ("diary days", "share of entries kept")
@@ -222,7 +227,7 @@ def what_if(spec: Spec, estimator: Estimator, draws: np.ndarray, couples: np.nda
     n, k, _ = draws.shape
     take = min(fit.what_if_draws, k)
     theta = draws[:, :take].reshape(n * take, -1)
-    spawn = [(WHAT_IF_KEY, c, d) for c in range(n) for d in range(take)]
+    spawn = _draw_keys(WHAT_IF_KEY, n, take)
     start = diary.acclimation_days + diary.days + 1
     before, total = start - 1, start - 1 + fit.what_if_days
 
