@@ -45,93 +45,84 @@ CONSTANT_SUM_OF_SQUARES = 1e-12
 LANES = KERNEL_LANES
 
 
-# A statistic's scratch rows, each LANES long and each an array of its own: rows of one array could overlap,
-# for all the compiler knows, and the loops would not vectorise. They are handed to the functions below one by
-# one: an array taken out of a tuple inside a loop costs a reference count each time.
-
-@numba.njit(cache=True, inline="always")
-def _moment_rows():
-    """Rows for a mean and SD: the days entered, the sum (then the mean) and the sum of squares."""
-    return np.zeros(LANES), np.zeros(LANES), np.zeros(LANES)
+# A block's sums for its statistics, one row of LANES each, in one array ``sums`` and addressed by row number:
+# with the rows a constant LANES apart the compiler knows that the rows it writes do not overlap, and it keeps
+# one pointer for all of them instead of one per row (which did not fit in the registers). A mean and SD take
+# three rows from ``row`` (days entered, the sum and then the mean, the sum of squares), a correlation six (days
+# both entered, the two sums and then the means, the three sums of products).
+MOMENT_ROWS, PAIR_ROWS = 3, 6
 
 
 @numba.njit(cache=True, inline="always")
-def _pair_rows():
-    """Rows for a correlation: the days both entered, the two sums (then means) and the three sums of products."""
-    return np.zeros(LANES), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES), np.zeros(LANES)
-
-
-# Each statistic in two passes over the days, both in day order: the sums giving the means, then the sums of
-# deviations from them. The functions below add one day's terms, so that every statistic of the same items
-# is worked out in the same pass over their days, which are then read from memory once for all of them.
-
-@numba.njit(cache=True, inline="always")
-def _add_moment(x, w, t, width, count, total):
+def _add_moment(x, w, t, width, sums, row):
+    count, total = row * LANES, (row + 1) * LANES
     for c in range(width):
-        count[c] += w[t, c]
-        total[c] += w[t, c] * x[t, c]
+        sums[count + c] += w[t, c]
+        sums[total + c] += w[t, c] * x[t, c]
 
 
 @numba.njit(cache=True, inline="always")
-def _add_square(x, w, t, width, mean, squares):
+def _add_square(x, w, t, width, sums, row):
+    mean, squares = (row + 1) * LANES, (row + 2) * LANES
     for c in range(width):
-        squares[c] += w[t, c] * (x[t, c] - mean[c]) ** 2
+        sums[squares + c] += w[t, c] * (x[t, c] - sums[mean + c]) ** 2
 
 
 @numba.njit(cache=True, inline="always")
-def _to_mean(count, total, width):
+def _to_mean(sums, row, width):
+    count, total = row * LANES, (row + 1) * LANES
     for c in range(width):
-        total[c] = total[c] / count[c] if count[c] > 0.0 else 0.0
+        sums[total + c] = sums[total + c] / sums[count + c] if sums[count + c] > 0.0 else 0.0
 
 
 @numba.njit(cache=True, inline="always")
-def _write_moment(count, mean, squares, width, out, row, column):
+def _write_moment(sums, row, width, out, first, column):
     """Mean and (population) SD of each lane over the days entered, into ``out`` (0 and 0 if none)."""
+    count, mean, squares = row * LANES, (row + 1) * LANES, (row + 2) * LANES
     for c in range(width):
-        out[row + c, column] = mean[c]
-        out[row + c, column + 1] = np.sqrt(squares[c] / count[c]) if count[c] > 0.0 else 0.0
+        out[first + c, column] = sums[mean + c]
+        out[first + c, column + 1] = np.sqrt(sums[squares + c] / sums[count + c]) if sums[count + c] > 0.0 else 0.0
 
 
 @numba.njit(cache=True, inline="always")
-def _add_pair(x, wx, tx, y, wy, ty, width, count, sx, sy):
-    for c in range(width):
-        both = wx[tx, c] * wy[ty, c]
-        count[c] += both
-        sx[c] += both * x[tx, c]
-        sy[c] += both * y[ty, c]
-
-
-@numba.njit(cache=True, inline="always")
-def _add_products(x, wx, tx, y, wy, ty, width, mx, my, sxy, sxx, syy):
+def _add_pair(x, wx, tx, y, wy, ty, width, sums, row):
+    count, sx, sy = row * LANES, (row + 1) * LANES, (row + 2) * LANES
     for c in range(width):
         both = wx[tx, c] * wy[ty, c]
-        dx = (x[tx, c] - mx[c]) * both
-        dy = (y[ty, c] - my[c]) * both
-        sxy[c] += dx * dy
-        sxx[c] += dx * dx
-        syy[c] += dy * dy
+        sums[count + c] += both
+        sums[sx + c] += both * x[tx, c]
+        sums[sy + c] += both * y[ty, c]
 
 
 @numba.njit(cache=True, inline="always")
-def _to_means(count, sx, sy, width):
+def _add_products(x, wx, tx, y, wy, ty, width, sums, row):
+    mx, my, sxy, sxx, syy = (row + 1) * LANES, (row + 2) * LANES, (row + 3) * LANES, (row + 4) * LANES, \
+        (row + 5) * LANES
     for c in range(width):
-        sx[c] = sx[c] / count[c] if count[c] > 0.0 else 0.0
-        sy[c] = sy[c] / count[c] if count[c] > 0.0 else 0.0
+        both = wx[tx, c] * wy[ty, c]
+        dx = (x[tx, c] - sums[mx + c]) * both
+        dy = (y[ty, c] - sums[my + c]) * both
+        sums[sxy + c] += dx * dy
+        sums[sxx + c] += dx * dx
+        sums[syy + c] += dy * dy
 
 
 @numba.njit(cache=True, inline="always")
-def _write_pearson(count, sxy, sxx, syy, width, out, row, column):
+def _to_means(sums, row, width):
+    count, sx, sy = row * LANES, (row + 1) * LANES, (row + 2) * LANES
+    for c in range(width):
+        sums[sx + c] = sums[sx + c] / sums[count + c] if sums[count + c] > 0.0 else 0.0
+        sums[sy + c] = sums[sy + c] / sums[count + c] if sums[count + c] > 0.0 else 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _write_pearson(sums, row, width, out, first, column):
     """Each lane's Pearson correlation over the days both entered: 0 with fewer than 3 or a constant series."""
+    count, sxy, sxx, syy = row * LANES, (row + 3) * LANES, (row + 4) * LANES, (row + 5) * LANES
     for c in range(width):
-        constant = sxx[c] <= CONSTANT_SUM_OF_SQUARES or syy[c] <= CONSTANT_SUM_OF_SQUARES
-        defined = count[c] >= 3.0 and not constant
-        out[row + c, column] = sxy[c] / np.sqrt(sxx[c] * syy[c]) if defined else 0.0
-
-
-@numba.njit(cache=True, inline="always")
-def _clear(rows):
-    for row in rows:
-        row[:] = 0.0
+        constant = sums[sxx + c] <= CONSTANT_SUM_OF_SQUARES or sums[syy + c] <= CONSTANT_SUM_OF_SQUARES
+        defined = sums[count + c] >= 3.0 and not constant
+        out[first + c, column] = sums[sxy + c] / np.sqrt(sums[sxx + c] * sums[syy + c]) if defined else 0.0
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -143,21 +134,20 @@ def _pearson_rows(x, wx, y, wy, out):
     n, days = x.shape
     xs, wxs, ys, wys = (np.zeros((days, LANES)), np.zeros((days, LANES)), np.zeros((days, LANES)),
                         np.zeros((days, LANES)))
-    rows = _pair_rows()
-    count, mx, my, sxy, sxx, syy = rows
+    sums = np.zeros(PAIR_ROWS * LANES)
     for first in range(0, n, LANES):
         width = min(LANES, n - first)
         for t in range(days):
             for c in range(width):
                 xs[t, c], wxs[t, c] = x[first + c, t], wx[first + c, t]
                 ys[t, c], wys[t, c] = y[first + c, t], wy[first + c, t]
-        _clear(rows)
+        sums[:] = 0.0
         for t in range(days):
-            _add_pair(xs, wxs, t, ys, wys, t, width, count, mx, my)
-        _to_means(count, mx, my, width)
+            _add_pair(xs, wxs, t, ys, wys, t, width, sums, 0)
+        _to_means(sums, 0, width)
         for t in range(days):
-            _add_products(xs, wxs, t, ys, wys, t, width, mx, my, sxy, sxx, syy)
-        _write_pearson(count, sxy, sxx, syy, width, out, first, 0)
+            _add_products(xs, wxs, t, ys, wys, t, width, sums, 0)
+        _write_pearson(sums, 0, width, out, first, 0)
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -171,95 +161,89 @@ def correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out.reshape(shape)
 
 
+# The rows of an item's statistics: each partner's mean and SD, then five correlations: each partner's lag-1
+# (a's day with a's next day, then b's), the same day's (a with b), and the cross-lags (a's day with b's next
+# day, then b's with a's).
+MOMENT_A, MOMENT_B = 0, MOMENT_ROWS
+LAG_A, LAG_B, SAME_DAY, A_TO_B, B_TO_A = (2 * MOMENT_ROWS + j * PAIR_ROWS for j in range(5))
+ITEM_ROWS = 2 * MOMENT_ROWS + 5 * PAIR_ROWS
+# The cycle's: the four cross-lags (a's pursuit with b's withdrawal the next day, b's with a's, a's withdrawal
+# with b's pursuit the next day, b's with a's), then the days all four items were entered and those flaring.
+CROSS_LAGS = tuple(j * PAIR_ROWS for j in range(4))
+ENTERED, FLARING = 4 * PAIR_ROWS, 4 * PAIR_ROWS + 1
+assert FLARING < ITEM_ROWS, "the cycle's statistics use the item's sums"
+
+
 @numba.njit(cache=True, inline="always")
-def _item_statistics(a, wa, b, wb, days, width, out, row, column, moments, pairs):
+def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
     """One daily item's nine statistics of a block: each partner's mean, SD and lag-1 r, then the dyad's three.
 
-    ``a``, ``wa``, ``b``, ``wb``: each partner's values and weights (days, LANES); ``moments``, ``pairs``: the
-    scratch rows of the two moments and the five correlations.
+    ``a``, ``wa``, ``b``, ``wb``: each partner's values and weights (days, LANES); ``sums``: ITEM_ROWS rows.
+    Days 0 .. days - 2 take part in all of them, the last day only in the moments and the same day's.
     """
-    (n_a, mean_a, squares_a), (n_b, mean_b, squares_b) = moments
-    (n_1, x_1, y_1, xy_1, xx_1, yy_1), (n_2, x_2, y_2, xy_2, xx_2, yy_2) = pairs[0], pairs[1]
-    (n_3, x_3, y_3, xy_3, xx_3, yy_3), (n_4, x_4, y_4, xy_4, xx_4, yy_4) = pairs[2], pairs[3]
-    n_5, x_5, y_5, xy_5, xx_5, yy_5 = pairs[4]
-    for rows in moments:
-        _clear(rows)
-    for rows in pairs:
-        _clear(rows)
-    # 1, 2: each partner's lag-1; 3: the same day; 4, 5: a's on b's next day and b's on a's.
+    sums[:] = 0.0
     for t in range(days):
-        _add_moment(a, wa, t, width, n_a, mean_a)
-        _add_moment(b, wb, t, width, n_b, mean_b)
-        _add_pair(a, wa, t, b, wb, t, width, n_3, x_3, y_3)
+        _add_moment(a, wa, t, width, sums, MOMENT_A)
+        _add_moment(b, wb, t, width, sums, MOMENT_B)
+        _add_pair(a, wa, t, b, wb, t, width, sums, SAME_DAY)
         if t + 1 < days:
-            _add_pair(a, wa, t, a, wa, t + 1, width, n_1, x_1, y_1)
-            _add_pair(b, wb, t, b, wb, t + 1, width, n_2, x_2, y_2)
-            _add_pair(a, wa, t, b, wb, t + 1, width, n_4, x_4, y_4)
-            _add_pair(b, wb, t, a, wa, t + 1, width, n_5, x_5, y_5)
-    _to_mean(n_a, mean_a, width)
-    _to_mean(n_b, mean_b, width)
-    _to_means(n_1, x_1, y_1, width)
-    _to_means(n_2, x_2, y_2, width)
-    _to_means(n_3, x_3, y_3, width)
-    _to_means(n_4, x_4, y_4, width)
-    _to_means(n_5, x_5, y_5, width)
+            _add_pair(a, wa, t, a, wa, t + 1, width, sums, LAG_A)
+            _add_pair(b, wb, t, b, wb, t + 1, width, sums, LAG_B)
+            _add_pair(a, wa, t, b, wb, t + 1, width, sums, A_TO_B)
+            _add_pair(b, wb, t, a, wa, t + 1, width, sums, B_TO_A)
+    _to_mean(sums, MOMENT_A, width)
+    _to_mean(sums, MOMENT_B, width)
+    for row in (LAG_A, LAG_B, SAME_DAY, A_TO_B, B_TO_A):
+        _to_means(sums, row, width)
     for t in range(days):
-        _add_square(a, wa, t, width, mean_a, squares_a)
-        _add_square(b, wb, t, width, mean_b, squares_b)
-        _add_products(a, wa, t, b, wb, t, width, x_3, y_3, xy_3, xx_3, yy_3)
+        _add_square(a, wa, t, width, sums, MOMENT_A)
+        _add_square(b, wb, t, width, sums, MOMENT_B)
+        _add_products(a, wa, t, b, wb, t, width, sums, SAME_DAY)
         if t + 1 < days:
-            _add_products(a, wa, t, a, wa, t + 1, width, x_1, y_1, xy_1, xx_1, yy_1)
-            _add_products(b, wb, t, b, wb, t + 1, width, x_2, y_2, xy_2, xx_2, yy_2)
-            _add_products(a, wa, t, b, wb, t + 1, width, x_4, y_4, xy_4, xx_4, yy_4)
-            _add_products(b, wb, t, a, wa, t + 1, width, x_5, y_5, xy_5, xx_5, yy_5)
-    _write_moment(n_a, mean_a, squares_a, width, out, row, column)
-    _write_pearson(n_1, xy_1, xx_1, yy_1, width, out, row, column + 2)
-    _write_moment(n_b, mean_b, squares_b, width, out, row, column + 3)
-    _write_pearson(n_2, xy_2, xx_2, yy_2, width, out, row, column + 5)
-    _write_pearson(n_3, xy_3, xx_3, yy_3, width, out, row, column + 6)
-    _write_pearson(n_4, xy_4, xx_4, yy_4, width, out, row, column + 7)
-    _write_pearson(n_5, xy_5, xx_5, yy_5, width, out, row, column + 8)
+            _add_products(a, wa, t, a, wa, t + 1, width, sums, LAG_A)
+            _add_products(b, wb, t, b, wb, t + 1, width, sums, LAG_B)
+            _add_products(a, wa, t, b, wb, t + 1, width, sums, A_TO_B)
+            _add_products(b, wb, t, a, wa, t + 1, width, sums, B_TO_A)
+    _write_moment(sums, MOMENT_A, width, out, first, column)
+    _write_pearson(sums, LAG_A, width, out, first, column + 2)
+    _write_moment(sums, MOMENT_B, width, out, first, column + 3)
+    _write_pearson(sums, LAG_B, width, out, first, column + 5)
+    _write_pearson(sums, SAME_DAY, width, out, first, column + 6)
+    _write_pearson(sums, A_TO_B, width, out, first, column + 7)
+    _write_pearson(sums, B_TO_A, width, out, first, column + 8)
 
 
 @numba.njit(cache=True, inline="always")
-def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out, row, column, pairs, shares):
+def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out, first, column, sums):
     """The cycle's five statistics of a block: pursuit's and withdrawal's four cross-lags, the share flaring.
 
     ``pa``, ``pb``: each partner's pursuit item, ``xa``, ``xb`` withdrawal (days, LANES), each with its
-    weights; ``pairs``: the four correlations' scratch rows; ``shares``: rows for the days entered and flaring.
+    weights; ``sums``: at least ITEM_ROWS rows.
     """
-    (n_1, x_1, y_1, xy_1, xx_1, yy_1), (n_2, x_2, y_2, xy_2, xx_2, yy_2) = pairs[0], pairs[1]
-    (n_3, x_3, y_3, xy_3, xx_3, yy_3), (n_4, x_4, y_4, xy_4, xx_4, yy_4) = pairs[2], pairs[3]
-    entered, flaring = shares
-    for rows in pairs:
-        _clear(rows)
-    _clear(shares)
-    # 1: a's pursuit on b's withdrawal the next day; 2: b's on a's; 3: a's withdrawal on b's pursuit; 4: b's on a's.
+    sums[:] = 0.0
+    entered, flaring = ENTERED * LANES, FLARING * LANES
+    p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
     for t in range(days):
         for c in range(width):
             both = wpa[t, c] * wxb[t, c] * wpb[t, c] * wxa[t, c]
-            entered[c] += both
-            flaring[c] += both * (max(pa[t, c] * xb[t, c], pb[t, c] * xa[t, c]) >= high)
+            sums[entered + c] += both
+            sums[flaring + c] += both * (max(pa[t, c] * xb[t, c], pb[t, c] * xa[t, c]) >= high)
         if t + 1 < days:
-            _add_pair(pa, wpa, t, xb, wxb, t + 1, width, n_1, x_1, y_1)
-            _add_pair(pb, wpb, t, xa, wxa, t + 1, width, n_2, x_2, y_2)
-            _add_pair(xa, wxa, t, pb, wpb, t + 1, width, n_3, x_3, y_3)
-            _add_pair(xb, wxb, t, pa, wpa, t + 1, width, n_4, x_4, y_4)
-    _to_means(n_1, x_1, y_1, width)
-    _to_means(n_2, x_2, y_2, width)
-    _to_means(n_3, x_3, y_3, width)
-    _to_means(n_4, x_4, y_4, width)
+            _add_pair(pa, wpa, t, xb, wxb, t + 1, width, sums, p_a_to_w_b)
+            _add_pair(pb, wpb, t, xa, wxa, t + 1, width, sums, p_b_to_w_a)
+            _add_pair(xa, wxa, t, pb, wpb, t + 1, width, sums, w_a_to_p_b)
+            _add_pair(xb, wxb, t, pa, wpa, t + 1, width, sums, w_b_to_p_a)
+    for row in CROSS_LAGS:
+        _to_means(sums, row, width)
     for t in range(days - 1):
-        _add_products(pa, wpa, t, xb, wxb, t + 1, width, x_1, y_1, xy_1, xx_1, yy_1)
-        _add_products(pb, wpb, t, xa, wxa, t + 1, width, x_2, y_2, xy_2, xx_2, yy_2)
-        _add_products(xa, wxa, t, pb, wpb, t + 1, width, x_3, y_3, xy_3, xx_3, yy_3)
-        _add_products(xb, wxb, t, pa, wpa, t + 1, width, x_4, y_4, xy_4, xx_4, yy_4)
-    _write_pearson(n_1, xy_1, xx_1, yy_1, width, out, row, column)
-    _write_pearson(n_2, xy_2, xx_2, yy_2, width, out, row, column + 1)
-    _write_pearson(n_3, xy_3, xx_3, yy_3, width, out, row, column + 2)
-    _write_pearson(n_4, xy_4, xx_4, yy_4, width, out, row, column + 3)
+        _add_products(pa, wpa, t, xb, wxb, t + 1, width, sums, p_a_to_w_b)
+        _add_products(pb, wpb, t, xa, wxa, t + 1, width, sums, p_b_to_w_a)
+        _add_products(xa, wxa, t, pb, wpb, t + 1, width, sums, w_a_to_p_b)
+        _add_products(xb, wxb, t, pa, wpa, t + 1, width, sums, w_b_to_p_a)
+    for j, row in enumerate(CROSS_LAGS):
+        _write_pearson(sums, row, width, out, first, column + j)
     for c in range(width):
-        out[row + c, column + 4] = flaring[c] / entered[c] if entered[c] > 0.0 else 0.0
+        out[first + c, column + 4] = sums[flaring + c] / sums[entered + c] if sums[entered + c] > 0.0 else 0.0
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -279,9 +263,7 @@ def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, out):
     _, items, _, days, _ = lanes.shape
     unit = np.zeros((items, 2, days, LANES))
     weight = np.zeros((items, 2, days, LANES))
-    moments = (_moment_rows(), _moment_rows())
-    pairs = (_pair_rows(), _pair_rows(), _pair_rows(), _pair_rows(), _pair_rows())
-    shares = (np.zeros(LANES), np.zeros(LANES))
+    sums = np.zeros(ITEM_ROWS * LANES)
     column = 0
     for first in range(0, n, LANES):
         width = min(LANES, n - first)
@@ -297,12 +279,12 @@ def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, out):
         column = 0
         for k in range(items):
             _item_statistics(unit[k, 0], weight[k, 0], unit[k, 1], weight[k, 1], days, width, out, first, column,
-                             moments, pairs)
+                             sums)
             column += 9
         if pursuit >= 0 and withdrawal >= 0:
             _cycle_statistics(unit[pursuit, 0], weight[pursuit, 0], unit[pursuit, 1], weight[pursuit, 1],
                               unit[withdrawal, 0], weight[withdrawal, 0], unit[withdrawal, 1],
-                              weight[withdrawal, 1], days, width, high, out, first, column, pairs[:4], shares)
+                              weight[withdrawal, 1], days, width, high, out, first, column, sums)
             column += 5
     return column
 
