@@ -51,21 +51,28 @@ LANES = KERNEL_LANES
 # three rows from ``row`` (days entered, the sum and then the mean, the sum of squares), a correlation six (days
 # both entered, the two sums and then the means, the three sums of products).
 MOMENT_ROWS, PAIR_ROWS = 3, 6
+DAYS_AT_ONCE = 4
 
 
 @numba.njit(cache=True, inline="always")
-def _add_moment(x, w, t, width, sums, row):
+def _add_moment(x, w, t, span, width, sums, row):
     count, total = row * LANES, (row + 1) * LANES
     for c in range(width):
-        sums[count + c] += w[t, c]
-        sums[total + c] += w[t, c] * x[t, c]
+        entered, sum_x = sums[count + c], sums[total + c]
+        for d in range(span):
+            entered += w[t + d, c]
+            sum_x += w[t + d, c] * x[t + d, c]
+        sums[count + c], sums[total + c] = entered, sum_x
 
 
 @numba.njit(cache=True, inline="always")
-def _add_square(x, w, t, width, sums, row):
+def _add_square(x, w, t, span, width, sums, row):
     mean, squares = (row + 1) * LANES, (row + 2) * LANES
     for c in range(width):
-        sums[squares + c] += w[t, c] * (x[t, c] - sums[mean + c]) ** 2
+        sum_squares = sums[squares + c]
+        for d in range(span):
+            sum_squares += w[t + d, c] * (x[t + d, c] - sums[mean + c]) ** 2
+        sums[squares + c] = sum_squares
 
 
 @numba.njit(cache=True, inline="always")
@@ -85,26 +92,32 @@ def _write_moment(sums, row, width, out, first, column):
 
 
 @numba.njit(cache=True, inline="always")
-def _add_pair(x, wx, tx, y, wy, ty, width, sums, row):
+def _add_pair(x, wx, tx, y, wy, ty, span, width, sums, row):
     count, sx, sy = row * LANES, (row + 1) * LANES, (row + 2) * LANES
     for c in range(width):
-        both = wx[tx, c] * wy[ty, c]
-        sums[count + c] += both
-        sums[sx + c] += both * x[tx, c]
-        sums[sy + c] += both * y[ty, c]
+        both_entered, sum_x, sum_y = sums[count + c], sums[sx + c], sums[sy + c]
+        for d in range(span):
+            both = wx[tx + d, c] * wy[ty + d, c]
+            both_entered += both
+            sum_x += both * x[tx + d, c]
+            sum_y += both * y[ty + d, c]
+        sums[count + c], sums[sx + c], sums[sy + c] = both_entered, sum_x, sum_y
 
 
 @numba.njit(cache=True, inline="always")
-def _add_products(x, wx, tx, y, wy, ty, width, sums, row):
+def _add_products(x, wx, tx, y, wy, ty, span, width, sums, row):
     mx, my, sxy, sxx, syy = (row + 1) * LANES, (row + 2) * LANES, (row + 3) * LANES, (row + 4) * LANES, \
         (row + 5) * LANES
     for c in range(width):
-        both = wx[tx, c] * wy[ty, c]
-        dx = (x[tx, c] - sums[mx + c]) * both
-        dy = (y[ty, c] - sums[my + c]) * both
-        sums[sxy + c] += dx * dy
-        sums[sxx + c] += dx * dx
-        sums[syy + c] += dy * dy
+        sum_xy, sum_xx, sum_yy = sums[sxy + c], sums[sxx + c], sums[syy + c]
+        for d in range(span):
+            both = wx[tx + d, c] * wy[ty + d, c]
+            dx = (x[tx + d, c] - sums[mx + c]) * both
+            dy = (y[ty + d, c] - sums[my + c]) * both
+            sum_xy += dx * dy
+            sum_xx += dx * dx
+            sum_yy += dy * dy
+        sums[sxy + c], sums[sxx + c], sums[syy + c] = sum_xy, sum_xx, sum_yy
 
 
 @numba.njit(cache=True, inline="always")
@@ -143,10 +156,10 @@ def _pearson_rows(x, wx, y, wy, out):
                 ys[t, c], wys[t, c] = y[first + c, t], wy[first + c, t]
         sums[:] = 0.0
         for t in range(days):
-            _add_pair(xs, wxs, t, ys, wys, t, width, sums, 0)
+            _add_pair(xs, wxs, t, ys, wys, t, 1, width, sums, 0)
         _to_means(sums, 0, width)
         for t in range(days):
-            _add_products(xs, wxs, t, ys, wys, t, width, sums, 0)
+            _add_products(xs, wxs, t, ys, wys, t, 1, width, sums, 0)
         _write_pearson(sums, 0, width, out, first, 0)
 
 
@@ -175,6 +188,32 @@ assert FLARING < ITEM_ROWS, "the cycle's statistics use the item's sums"
 
 
 @numba.njit(cache=True, inline="always")
+def _item_sums(a, wa, b, wb, t, span, width, sums, lagged):
+    """The first pass's terms of days ``t .. t + span - 1`` (the lagged statistics' only if ``lagged``)."""
+    _add_moment(a, wa, t, span, width, sums, MOMENT_A)
+    _add_moment(b, wb, t, span, width, sums, MOMENT_B)
+    _add_pair(a, wa, t, b, wb, t, span, width, sums, SAME_DAY)
+    if lagged:
+        _add_pair(a, wa, t, a, wa, t + 1, span, width, sums, LAG_A)
+        _add_pair(b, wb, t, b, wb, t + 1, span, width, sums, LAG_B)
+        _add_pair(a, wa, t, b, wb, t + 1, span, width, sums, A_TO_B)
+        _add_pair(b, wb, t, a, wa, t + 1, span, width, sums, B_TO_A)
+
+
+@numba.njit(cache=True, inline="always")
+def _item_products(a, wa, b, wb, t, span, width, sums, lagged):
+    """The second pass's terms of days ``t .. t + span - 1`` (the lagged statistics' only if ``lagged``)."""
+    _add_square(a, wa, t, span, width, sums, MOMENT_A)
+    _add_square(b, wb, t, span, width, sums, MOMENT_B)
+    _add_products(a, wa, t, b, wb, t, span, width, sums, SAME_DAY)
+    if lagged:
+        _add_products(a, wa, t, a, wa, t + 1, span, width, sums, LAG_A)
+        _add_products(b, wb, t, b, wb, t + 1, span, width, sums, LAG_B)
+        _add_products(a, wa, t, b, wb, t + 1, span, width, sums, A_TO_B)
+        _add_products(b, wb, t, a, wa, t + 1, span, width, sums, B_TO_A)
+
+
+@numba.njit(cache=True, inline="always")
 def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
     """One daily item's nine statistics of a block: each partner's mean, SD and lag-1 r, then the dyad's three.
 
@@ -182,28 +221,20 @@ def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
     Days 0 .. days - 2 take part in all of them, the last day only in the moments and the same day's.
     """
     sums[:] = 0.0
-    for t in range(days):
-        _add_moment(a, wa, t, width, sums, MOMENT_A)
-        _add_moment(b, wb, t, width, sums, MOMENT_B)
-        _add_pair(a, wa, t, b, wb, t, width, sums, SAME_DAY)
-        if t + 1 < days:
-            _add_pair(a, wa, t, a, wa, t + 1, width, sums, LAG_A)
-            _add_pair(b, wb, t, b, wb, t + 1, width, sums, LAG_B)
-            _add_pair(a, wa, t, b, wb, t + 1, width, sums, A_TO_B)
-            _add_pair(b, wb, t, a, wa, t + 1, width, sums, B_TO_A)
+    lagged = max(days - 1, 0)
+    blocked = lagged - lagged % DAYS_AT_ONCE
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _item_sums(a, wa, b, wb, t, DAYS_AT_ONCE, width, sums, True)
+    for t in range(blocked, days):
+        _item_sums(a, wa, b, wb, t, 1, width, sums, t < lagged)
     _to_mean(sums, MOMENT_A, width)
     _to_mean(sums, MOMENT_B, width)
     for row in (LAG_A, LAG_B, SAME_DAY, A_TO_B, B_TO_A):
         _to_means(sums, row, width)
-    for t in range(days):
-        _add_square(a, wa, t, width, sums, MOMENT_A)
-        _add_square(b, wb, t, width, sums, MOMENT_B)
-        _add_products(a, wa, t, b, wb, t, width, sums, SAME_DAY)
-        if t + 1 < days:
-            _add_products(a, wa, t, a, wa, t + 1, width, sums, LAG_A)
-            _add_products(b, wb, t, b, wb, t + 1, width, sums, LAG_B)
-            _add_products(a, wa, t, b, wb, t + 1, width, sums, A_TO_B)
-            _add_products(b, wb, t, a, wa, t + 1, width, sums, B_TO_A)
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _item_products(a, wa, b, wb, t, DAYS_AT_ONCE, width, sums, True)
+    for t in range(blocked, days):
+        _item_products(a, wa, b, wb, t, 1, width, sums, t < lagged)
     _write_moment(sums, MOMENT_A, width, out, first, column)
     _write_pearson(sums, LAG_A, width, out, first, column + 2)
     _write_moment(sums, MOMENT_B, width, out, first, column + 3)
@@ -211,6 +242,24 @@ def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
     _write_pearson(sums, SAME_DAY, width, out, first, column + 6)
     _write_pearson(sums, A_TO_B, width, out, first, column + 7)
     _write_pearson(sums, B_TO_A, width, out, first, column + 8)
+
+
+@numba.njit(cache=True, inline="always")
+def _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, span, width, sums):
+    p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
+    _add_pair(pa, wpa, t, xb, wxb, t + 1, span, width, sums, p_a_to_w_b)
+    _add_pair(pb, wpb, t, xa, wxa, t + 1, span, width, sums, p_b_to_w_a)
+    _add_pair(xa, wxa, t, pb, wpb, t + 1, span, width, sums, w_a_to_p_b)
+    _add_pair(xb, wxb, t, pa, wpa, t + 1, span, width, sums, w_b_to_p_a)
+
+
+@numba.njit(cache=True, inline="always")
+def _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, span, width, sums):
+    p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
+    _add_products(pa, wpa, t, xb, wxb, t + 1, span, width, sums, p_a_to_w_b)
+    _add_products(pb, wpb, t, xa, wxa, t + 1, span, width, sums, p_b_to_w_a)
+    _add_products(xa, wxa, t, pb, wpb, t + 1, span, width, sums, w_a_to_p_b)
+    _add_products(xb, wxb, t, pa, wpa, t + 1, span, width, sums, w_b_to_p_a)
 
 
 @numba.njit(cache=True, inline="always")
@@ -228,18 +277,18 @@ def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out
             both = wpa[t, c] * wxb[t, c] * wpb[t, c] * wxa[t, c]
             sums[entered + c] += both
             sums[flaring + c] += both * (max(pa[t, c] * xb[t, c], pb[t, c] * xa[t, c]) >= high)
-        if t + 1 < days:
-            _add_pair(pa, wpa, t, xb, wxb, t + 1, width, sums, p_a_to_w_b)
-            _add_pair(pb, wpb, t, xa, wxa, t + 1, width, sums, p_b_to_w_a)
-            _add_pair(xa, wxa, t, pb, wpb, t + 1, width, sums, w_a_to_p_b)
-            _add_pair(xb, wxb, t, pa, wpa, t + 1, width, sums, w_b_to_p_a)
+    lagged = max(days - 1, 0)
+    blocked = lagged - lagged % DAYS_AT_ONCE
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, DAYS_AT_ONCE, width, sums)
+    for t in range(blocked, lagged):
+        _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, 1, width, sums)
     for row in CROSS_LAGS:
         _to_means(sums, row, width)
-    for t in range(days - 1):
-        _add_products(pa, wpa, t, xb, wxb, t + 1, width, sums, p_a_to_w_b)
-        _add_products(pb, wpb, t, xa, wxa, t + 1, width, sums, p_b_to_w_a)
-        _add_products(xa, wxa, t, pb, wpb, t + 1, width, sums, w_a_to_p_b)
-        _add_products(xb, wxb, t, pa, wpa, t + 1, width, sums, w_b_to_p_a)
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, DAYS_AT_ONCE, width, sums)
+    for t in range(blocked, lagged):
+        _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, 1, width, sums)
     for j, row in enumerate(CROSS_LAGS):
         _write_pearson(sums, row, width, out, first, column + j)
     for c in range(width):
