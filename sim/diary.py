@@ -113,9 +113,9 @@ def entries_kept(lanes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     An entry is made when any of its items is; ``lanes`` as :func:`lanes_of` gives them.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
-    out = np.empty(len(lengths))
+    out = np.empty((len(lengths), 1))
     _entries_kept(np.ascontiguousarray(lanes, dtype=float), lengths, out)
-    return out
+    return out[:, 0]
 
 
 def diary_model_days(diary: DiarySpec) -> list[int]:
@@ -272,26 +272,36 @@ def _read_daily_items(recorded, first, fields, scales, whole, keys, rate, length
         measure_couple(recorded, c, first, fields, scales, whole, keys[c], rate[c], lengths[c], out[c])
 
 
+@numba.njit(cache=True, inline="always")
+def block_entries_kept(block, width, lengths, first, out, column, made, entered):
+    """The share of entries made by couples ``first .. first + width - 1``, into ``out[:, column]``.
+
+    ``block``: their lanes' block (items, 2, days, LANES, as lanes_of gives them); ``lengths``: every couple's
+    diary length; ``made``, ``entered``: scratch rows of LANES. An entry (a partner's day up to the diary's
+    length) is made when any of its items is.
+    """
+    items, _, days, _ = block.shape
+    entered[:] = 0.0
+    for r in range(2):
+        for t in range(days):
+            made[:] = 0.0
+            for k in range(items):
+                for c in range(width):
+                    made[c] = max(made[c], 1.0 if np.isfinite(block[k, r, t, c]) else 0.0)
+            for c in range(width):
+                entered[c] += made[c]
+    for c in range(width):
+        out[first + c, column] = entered[c] / (2.0 * max(lengths[first + c], 1))
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _entries_kept(lanes, lengths, out):
-    """Each couple's share of entries (partner-days up to its length) made, ``lanes`` as lanes_of gives them."""
-    blocks, items, _, days, width = lanes.shape
-    entered = np.zeros(width)
-    made = np.zeros(width)
+    """Each couple's share of entries made into ``out`` (couples, 1), ``lanes`` as lanes_of gives them."""
+    blocks, _, _, _, width = lanes.shape
+    made, entered = np.zeros(width), np.zeros(width)
     for block in range(blocks):
         first = block * width
-        couples = min(width, out.shape[0] - first)
-        entered[:] = 0.0
-        for r in range(2):
-            for t in range(days):
-                made[:] = 0.0
-                for k in range(items):
-                    for c in range(couples):
-                        made[c] = max(made[c], 1.0 if np.isfinite(lanes[block, k, r, t, c]) else 0.0)
-                for c in range(couples):
-                    entered[c] += made[c]
-        for c in range(couples):
-            out[first + c] = entered[c] / (2.0 * max(lengths[first + c], 1))
+        block_entries_kept(lanes[block], min(width, out.shape[0] - first), lengths, first, out, 0, made, entered)
 
 
 def read_diaries(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = None,

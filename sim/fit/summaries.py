@@ -29,7 +29,7 @@ import numpy as np
 
 from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim import params as P
-from sim.diary import Diaries, entries_kept, lanes_of, read_lanes, to_unit
+from sim.diary import Diaries, block_entries_kept, lanes_of, read_lanes, to_unit
 from sim.experiment.spec import DiarySpec
 from sim.kernel import LANES as KERNEL_LANES
 from sim.population import Population
@@ -296,10 +296,12 @@ def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, out):
+def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, lengths, out):
     """Every daily-item statistic of the first ``n`` couples into ``out``, in :func:`summary_names`' order.
 
-    Returns the number of columns written. ``lanes`` holds the daily items
+    Returns the number of columns written; the share of entries kept
+    (sim.diary.block_entries_kept, from ``lengths``) goes into the last
+    column, read from the block while it is in the cache. ``lanes`` holds the daily items
     in the engine's layout (sim.diary.lanes_of: blocks, items, 2, days,
     LANES), in the items' scales with NaN for entries not made; ``scales``
     (items, 2) holds each scale's ends, so the statistics read every item on
@@ -313,6 +315,7 @@ def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, out):
     unit = np.zeros((items, 2, days, LANES))
     weight = np.zeros((items, 2, days, LANES))
     sums = np.zeros(ITEM_ROWS * LANES)
+    made, entered = np.zeros(LANES), np.zeros(LANES)
     column = 0
     for first in range(0, n, LANES):
         width = min(LANES, n - first)
@@ -322,9 +325,10 @@ def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, out):
                 for t in range(days):
                     for c in range(width):
                         value = (block[k, r, t, c] - scales[k, 0]) / (scales[k, 1] - scales[k, 0])
-                        entered = np.isfinite(value)
-                        unit[k, r, t, c] = value if entered else 0.0
-                        weight[k, r, t, c] = 1.0 if entered else 0.0
+                        made_entry = np.isfinite(value)
+                        unit[k, r, t, c] = value if made_entry else 0.0
+                        weight[k, r, t, c] = 1.0 if made_entry else 0.0
+        block_entries_kept(block, width, lengths, first, out, out.shape[1] - 1, made, entered)
         column = 0
         for k in range(items):
             _item_statistics(unit[k, 0], weight[k, 0], unit[k, 1], weight[k, 1], days, width, out, first, column,
@@ -376,15 +380,17 @@ def _summaries(lanes: np.ndarray, intake: np.ndarray, lengths: np.ndarray, daily
     n = len(lengths)
     out = np.empty((n, len(names)))
     scales = np.array([diary.items[name].scale for name in daily_items], dtype=float).reshape(-1, 2)
+    lengths = np.asarray(lengths, dtype=np.int64)
     column = _daily_statistics(lanes, n, scales, -1 if p is None or w is None else p,
-                               -1 if p is None or w is None else w, P.PARAMETERS["high_intensity"].default, out)
+                               -1 if p is None or w is None else w, P.PARAMETERS["high_intensity"].default,
+                               lengths, out)
     if n == 0:
         column = len(names) - 2 - 2 * len(intake_items)
     for j, name in enumerate(intake_items):
         value = to_unit(diary, name, intake[..., j])
         out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
         column += 2
-    out[:, column], out[:, column + 1] = lengths, entries_kept(lanes, lengths)
+    out[:, column] = lengths        # and the share of entries kept, in the last column
     return out
 
 
