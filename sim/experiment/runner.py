@@ -27,11 +27,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit)
 from sim.dynamics import STATE_FIELDS, cycle_intensity
 from sim.engine import simulate
 from sim.experiment import discovery
@@ -154,12 +156,27 @@ def _series_table(design: Design, cells: range, result, couple_cell, replicate) 
                                     series[:, :, 1, :, w])
     for i, v in enumerate(SERIES_VARIABLES):
         column = np.empty(shape, dtype=np.float32)
-        column[:, :n_stats] = statistics[i].round(SERIES_DECIMALS)
+        _rounded(statistics[i], column[:, :n_stats], SERIES_SCALE)
         if per_cell:
             own = intensity[:, :, None, :] if v == "cycle_intensity" else series[..., STATE_FIELDS.index(v)]
-            column[:, n_stats:] = own.round(SERIES_DECIMALS)
+            _rounded(np.broadcast_to(own, column[:, n_stats:].shape), column[:, n_stats:], SERIES_SCALE)
         columns[v] = column.ravel()
     return pa.table(columns)       # straight from the arrays: a DataFrame first cost a conversion a chunk
+
+
+# numpy's round(x, decimals) is rint(x * 10**decimals) / 10**decimals (PyArray_Round); the same operations
+# compiled, and cast to float32 on the way, cost a tenth as much (9 ms a chunk of the main job).
+SERIES_SCALE = 10.0 ** SERIES_DECIMALS
+
+
+@numba.njit(cache=True)
+def _rounded(values, out, scale):
+    """``out[...] = values.round(decimals)``, ``scale`` being ``10.0 ** decimals``: both 4-dimensional, any strides."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            for k in range(values.shape[2]):
+                for t in range(values.shape[3]):
+                    out[i, j, k, t] = np.rint(values[i, j, k, t] * scale) / scale
 
 
 def _labels(codes: np.ndarray, labels: list[str]) -> pa.DictionaryArray:
