@@ -51,6 +51,11 @@ LANES = KERNEL_LANES
 # three rows from ``row`` (days entered, the sum and then the mean, the sum of squares), a correlation six (days
 # both entered, the two sums and then the means, the three sums of products).
 MOMENT_ROWS, PAIR_ROWS = 3, 6
+# Each statistic takes two passes over the days, both in day order: the sums giving the means, then the sums of
+# deviations from them. Every statistic of the same items is worked out in the same passes, so their days are
+# read from memory once for all of them, and the functions below add ``span`` days' terms to a lane's sums
+# while they are in registers (``span`` a constant, DAYS_AT_ONCE or 1 for the last days, whose loop the
+# compiler unrolls), in the order one day at a time would: the same sums, loaded and stored a quarter as often.
 DAYS_AT_ONCE = 4
 
 
