@@ -6,7 +6,7 @@ each item measures, on which scale, with how much error, and whether it is
 asked every day or once at intake. ``cycles diary`` simulates the study and
 writes the long table a real diary study has (couple, person, day, items),
 with the true parameters beside it; ``cycles fit`` (sim.fit) simulates
-diaries the very same way (:func:`read_diaries`: the engine reads the items
+diaries the very same way (:func:`read_lanes`: the engine reads the items
 with sim.measurement while the couples live the diary's days, the numbers
 :func:`measure` reads from snapshots) to learn what a diary says about a
 couple, and reads real data with :func:`from_table`.
@@ -36,7 +36,7 @@ from sim.dynamics import STATE_FIELDS
 from sim.engine import simulate
 from sim.experiment.populations import cohort_population
 from sim.experiment.spec import VARIABLE_RANGES, Design, DiarySpec
-from sim.kernel import LANES, DiaryItems
+from sim.kernel import LANES, DiaryItems, blocks_of
 from sim.manifest import now
 from sim.manifest import of_design as manifest_of_design
 from sim.measurement import MEASUREMENT_POSITION, MISSING_POSITION, item_reading
@@ -95,7 +95,7 @@ def lanes_of(daily: np.ndarray) -> np.ndarray:
     couple are NaN (no entries).
     """
     n, _, days, items = daily.shape
-    blocks = -(-n // LANES)
+    blocks = blocks_of(n)
     padded = np.full((blocks * LANES, 2, days, items), np.nan)
     padded[:n] = daily
     return np.ascontiguousarray(padded.reshape(blocks, LANES, 2, days, items).transpose(0, 4, 2, 3, 1))
@@ -219,7 +219,7 @@ class DiaryReading:
     def items(self) -> DiaryItems:
         """The daily items as the engine reads them on the diary's days, into a fresh ``daily`` array."""
         diary = self.diary
-        blocks = -(-len(self.lengths) // LANES)
+        blocks = blocks_of(len(self.lengths))
         return DiaryItems(diary.acclimation_days + 1, diary.days, self.fields, self.scales, self.whole,
                           self.lengths, self.rate, np.empty((blocks, len(self.fields), 2, diary.days, LANES)))
 
@@ -319,8 +319,9 @@ def read_lanes(pop: Population, diary: DiarySpec, lengths: np.ndarray | None = N
                missing_rate: np.ndarray | float | None = None, progress=None):
     """Every couple of ``pop`` run through acclimation and the diary, :data:`SIMULATION_BLOCK` couples at a time.
 
-    Yields each block's daily items in the engine's layout (:func:`lanes_of`),
-    intake items and diary lengths: the engine reads the daily items on the
+    Yields each block's daily items in the engine's layout (:func:`lanes_of`;
+    the lanes past the last couple unwritten, not NaN), intake items and
+    diary lengths: the engine reads the daily items on the
     diary's days inside its day (sim.kernel.DiaryItems; the numbers
     :func:`measure` reads from snapshots of those days), and records only the
     intake day's state for the intake items. ``progress`` is called with

@@ -111,10 +111,14 @@ def simulate(pop: Population, days: int, series_couples: Sequence[int] | None = 
     day_slot[recorded] = np.arange(len(recorded))
     snapshots = np.zeros((n, len(recorded), 2, len(STATE_FIELDS)))
     keys = np.ascontiguousarray(pop.keys)
-    if diary is not None and (diary.lengths.shape[0] != n or diary.daily.shape[0] != -(-n // kernel.LANES)
-                              or diary.first_day + diary.days - 1 > days):
+    if diary is not None and (diary.lengths.shape[0] != n or diary.first_day + diary.days - 1 > days):
         raise ValueError(f"the diary reads {diary.lengths.shape[0]} couples on days {diary.first_day}.."
                          f"{diary.first_day + diary.days - 1}; the run has {n} couples and {days} days")
+    if diary is not None and diary.daily.shape != (kernel.blocks_of(n), len(diary.fields), 2, diary.days,
+                                                   kernel.LANES):
+        # The kernel writes without bounds checks: a wrong shape would write outside the array.
+        raise ValueError(f"the diary's readings have shape {diary.daily.shape}; the kernel writes "
+                         f"{(kernel.blocks_of(n), len(diary.fields), 2, diary.days, kernel.LANES)}")
     for start in range(0, n, BLOCK):
         block = slice(start, min(start + BLOCK, n))
         kernel.run(state, columns, keys, days, pop.couple, tracker, aggregates, together, keep_slot, series,

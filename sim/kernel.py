@@ -55,6 +55,11 @@ from sim.schema import SERIES_VARIABLES
 LANES = 128
 assert LANES % 8 == 0, "_listed reads a block's rows eight couples at a time"
 
+
+def blocks_of(couples: int) -> int:
+    """How many blocks of LANES couples hold ``couples`` couples (the last one maybe in part)."""
+    return -(-couples // LANES)
+
 partner_day = EQUATIONS["partner_day"]
 dissolution_count = EQUATIONS["dissolution_count"]
 conflict_event = EQUATIONS["conflict_event"]
@@ -117,7 +122,8 @@ class DiaryItems(NamedTuple):
     item, partner, day, lane: couple ``c`` is lane ``c % LANES`` of block
     ``c // LANES``), so that a day's readings of a block are stored side by
     side and the diary statistics read them as they are (sim.diary.lanes_of
-    and from_lanes convert).
+    and from_lanes convert). The last block's lanes past the last couple are
+    not written.
     """
 
     first_day: int                 # the model day of diary day 1
@@ -583,7 +589,7 @@ def run(state: np.ndarray, columns: tuple[np.ndarray, ...], keys: np.ndarray, da
             raise ValueError(f"a diary's block of couples starts at {b.start}; it must start at a multiple of {LANES}")
         items = diary._replace(lengths=np.array(diary.lengths[b], dtype=np.int64),
                                rate=np.array(diary.rate[b], dtype=float),
-                               daily=diary.daily[b.start // LANES:-(-b.stop // LANES)])
+                               daily=diary.daily[b.start // LANES:blocks_of(b.stop)])
     # A block of rows of a C-contiguous column is itself C-contiguous and writable: a view, not a copy.
     run_couples(block_state, tuple(column[b] for column in columns), np.array(keys[b]),
                 days, scope, tracking, recording, items, rules, interventions.planned_couples(rules), low, high)

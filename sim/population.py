@@ -57,6 +57,7 @@ PAIRING_MATRIX = np.array([
 
 TRAITS = ("anxiety", "avoidance")    # the two ECR-R dimensions a style is the quadrant of
 PAIRINGS = tuple(f"{x}-{y}" for x, y in product(STYLES, STYLES))
+# Names of places in STYLES (sim.selectors.style_index), and of pairings, pairing (i, j) at i * len(STYLES) + j.
 _STYLE_NAMES, _PAIRING_NAMES = np.array(STYLES, dtype=object), np.array(PAIRINGS, dtype=object)
 # The pairings the documentation and the app offer first.
 PRESETS = ("secure-secure", "anxious-avoidant", "anxious-secure", "avoidant-secure",
@@ -187,7 +188,7 @@ class Population:
 
 def _joined_spawn_keys(keys: list) -> list[tuple[int, ...]] | np.ndarray:
     """Several populations' spawn keys one after another: an array if all are arrays of one width, else tuples."""
-    if all(isinstance(k, np.ndarray) for k in keys) and len({k.shape[1] for k in keys}) == 1:
+    if all(isinstance(k, np.ndarray) for k in keys) and len({(k.shape[1], k.dtype) for k in keys}) == 1:
         return np.concatenate(keys)
     return [tuple(map(int, k)) for part in keys for k in part]
 
@@ -300,7 +301,9 @@ def make_population(pairing: str | None = "anxious-avoidant", n_couples: int = 1
         raise P.ParameterError("couples", n_couples, "a whole number of at least 1")
     checked = [(o if isinstance(o, Override) else Override.parse(o)).checked() for o in overrides]
     if isinstance(spawn_keys, np.ndarray):       # rows of an integer array: no tuple per couple to build
-        spawn = np.asarray(spawn_keys, dtype=np.int64).reshape(len(spawn_keys), -1)
+        if not np.issubdtype(spawn_keys.dtype, np.integer):
+            raise ValueError(f"spawn_keys: an array of {spawn_keys.dtype}; expected integers")
+        spawn = spawn_keys.reshape(len(spawn_keys), -1)
     else:
         spawn = [tuple(map(int, k)) for k in (spawn_keys or [(c,) for c in range(n_couples)])]
     if len(spawn) != n_couples:

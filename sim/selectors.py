@@ -31,6 +31,10 @@ STYLE_MIDPOINT = 4.0
 _KEY = re.compile(r"\s*(?:([A-Za-z][A-Za-z-]*)\.)?([A-Za-z_][A-Za-z0-9_]*)\s*")
 
 
+_STYLE_LABELS = np.array(STYLES)
+assert STYLES == ("secure", "anxious", "avoidant", "fearful"), "style_index counts anxious 1 and avoidant 2"
+
+
 def style_index(anxiety, avoidance):
     """Each ECR-R score pair's quadrant, split at the scale midpoint 4, as its place in STYLES."""
     return (np.asarray(anxiety) >= STYLE_MIDPOINT) * 1 + (np.asarray(avoidance) >= STYLE_MIDPOINT) * 2
@@ -38,7 +42,8 @@ def style_index(anxiety, avoidance):
 
 def style_of(anxiety, avoidance):
     """Style label from ECR-R scores: the quadrant, split at the scale midpoint 4."""
-    return np.asarray(np.array(STYLES)[style_index(anxiety, avoidance)])
+    index = style_index(anxiety, avoidance)
+    return _STYLE_LABELS[np.ravel(index)].reshape(np.shape(index))     # an array, 0-d for scalars, as before
 
 
 def selector_mask(selector: str | None, styles: np.ndarray) -> np.ndarray:

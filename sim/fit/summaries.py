@@ -31,7 +31,7 @@ from sim import jit  # noqa: F401  (sets the compiled-code cache before any njit
 from sim import params as P
 from sim.diary import Diaries, block_entries_kept, lanes_of, read_lanes, to_unit
 from sim.experiment.spec import DiarySpec
-from sim.kernel import LANES as KERNEL_LANES
+from sim.kernel import LANES
 from sim.population import Population
 from sim.selectors import ROLES
 
@@ -39,10 +39,9 @@ from sim.selectors import ROLES
 CONSTANT_SUM_OF_SQUARES = 1e-12
 
 
-# Couples summarised side by side: each statistic is worked out for a block of them at once, one couple a
-# SIMD lane, its sums over the diary's days taken day by day in each lane. The engine's blocks: it stores
-# its readings in them (sim.kernel.DiaryItems), so a block's diaries are read as they are.
-LANES = KERNEL_LANES
+# Couples summarised side by side, LANES of them (the engine's blocks: it stores its readings in them,
+# sim.kernel.DiaryItems, so a block's diaries are read as they are): each statistic is worked out for a block
+# at once, one couple a SIMD lane, its sums over the diary's days taken day by day in each lane.
 
 
 # A block's sums for its statistics, one row of LANES each, in one array ``sums`` and addressed by row number:
@@ -304,9 +303,10 @@ def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out
 def _daily_statistics(lanes, n, scales, pursuit, withdrawal, high, lengths, out):
     """Every daily-item statistic of the first ``n`` couples into ``out``, in :func:`summary_names`' order.
 
-    Returns the number of columns written; the share of entries kept
-    (sim.diary.block_entries_kept, from ``lengths``) goes into the last
-    column, read from the block while it is in the cache. ``lanes`` holds the daily items
+    Returns the number of columns written from the first, not counting the
+    share of entries kept (sim.diary.block_entries_kept, from ``lengths``),
+    which goes into the last column, read from the block while it is in the
+    cache. ``lanes`` holds the daily items
     in the engine's layout (sim.diary.lanes_of: blocks, items, 2, days,
     LANES), in the items' scales with NaN for entries not made; ``scales``
     (items, 2) holds each scale's ends, so the statistics read every item on
@@ -395,6 +395,7 @@ def _summaries(lanes: np.ndarray, intake: np.ndarray, lengths: np.ndarray, daily
         value = to_unit(diary, name, intake[..., j])
         out[:, column], out[:, column + 1] = value[:, 0], value[:, 1]
         column += 2
+    assert column == out.shape[1] - 2, "the diary's length and the share of entries kept come last"
     out[:, column] = lengths        # and the share of entries kept, in the last column
     return out
 
