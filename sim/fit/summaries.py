@@ -192,29 +192,48 @@ assert FLARING < ITEM_ROWS, "the cycle's statistics use the item's sums"
 
 
 @numba.njit(cache=True, inline="always")
-def _item_sums(a, wa, b, wb, t, span, width, sums, lagged):
-    """The first pass's terms of days ``t .. t + span - 1`` (the lagged statistics' only if ``lagged``)."""
-    _add_moment(a, wa, t, span, width, sums, MOMENT_A)
-    _add_moment(b, wb, t, span, width, sums, MOMENT_B)
-    _add_pair(a, wa, t, b, wb, t, span, width, sums, SAME_DAY)
-    if lagged:
-        _add_pair(a, wa, t, a, wa, t + 1, span, width, sums, LAG_A)
-        _add_pair(b, wb, t, b, wb, t + 1, span, width, sums, LAG_B)
-        _add_pair(a, wa, t, b, wb, t + 1, span, width, sums, A_TO_B)
-        _add_pair(b, wb, t, a, wa, t + 1, span, width, sums, B_TO_A)
+def _moment_terms(x, w, t, span, width, sums, row, deviations):
+    """A mean and SD's terms of days ``t .. t + span - 1``: the first pass's, or with ``deviations`` the second's."""
+    if deviations:
+        _add_square(x, w, t, span, width, sums, row)
+    else:
+        _add_moment(x, w, t, span, width, sums, row)
 
 
 @numba.njit(cache=True, inline="always")
-def _item_products(a, wa, b, wb, t, span, width, sums, lagged):
-    """The second pass's terms of days ``t .. t + span - 1`` (the lagged statistics' only if ``lagged``)."""
-    _add_square(a, wa, t, span, width, sums, MOMENT_A)
-    _add_square(b, wb, t, span, width, sums, MOMENT_B)
-    _add_products(a, wa, t, b, wb, t, span, width, sums, SAME_DAY)
+def _pair_terms(x, wx, tx, y, wy, ty, span, width, sums, row, deviations):
+    """A correlation's terms of ``span`` days: the first pass's, or with ``deviations`` the second's."""
+    if deviations:
+        _add_products(x, wx, tx, y, wy, ty, span, width, sums, row)
+    else:
+        _add_pair(x, wx, tx, y, wy, ty, span, width, sums, row)
+
+
+@numba.njit(cache=True, inline="always")
+def _item_terms(a, wa, b, wb, t, span, width, sums, lagged, deviations):
+    """One daily item's terms of days ``t .. t + span - 1`` in either pass (the lagged statistics' if ``lagged``)."""
+    _moment_terms(a, wa, t, span, width, sums, MOMENT_A, deviations)
+    _moment_terms(b, wb, t, span, width, sums, MOMENT_B, deviations)
+    _pair_terms(a, wa, t, b, wb, t, span, width, sums, SAME_DAY, deviations)
     if lagged:
-        _add_products(a, wa, t, a, wa, t + 1, span, width, sums, LAG_A)
-        _add_products(b, wb, t, b, wb, t + 1, span, width, sums, LAG_B)
-        _add_products(a, wa, t, b, wb, t + 1, span, width, sums, A_TO_B)
-        _add_products(b, wb, t, a, wa, t + 1, span, width, sums, B_TO_A)
+        _pair_terms(a, wa, t, a, wa, t + 1, span, width, sums, LAG_A, deviations)
+        _pair_terms(b, wb, t, b, wb, t + 1, span, width, sums, LAG_B, deviations)
+        _pair_terms(a, wa, t, b, wb, t + 1, span, width, sums, A_TO_B, deviations)
+        _pair_terms(b, wb, t, a, wa, t + 1, span, width, sums, B_TO_A, deviations)
+
+
+@numba.njit(cache=True, inline="always")
+def _item_pass(a, wa, b, wb, days, width, sums, deviations):
+    """One pass over an item's days.
+
+    Days 0 .. days - 2 take part in all its statistics, the last day only in the moments and the same day's.
+    """
+    lagged = max(days - 1, 0)
+    blocked = lagged - lagged % DAYS_AT_ONCE
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _item_terms(a, wa, b, wb, t, DAYS_AT_ONCE, width, sums, True, deviations)
+    for t in range(blocked, days):
+        _item_terms(a, wa, b, wb, t, 1, width, sums, t < lagged, deviations)
 
 
 @numba.njit(cache=True, inline="always")
@@ -222,23 +241,14 @@ def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
     """One daily item's nine statistics of a block: each partner's mean, SD and lag-1 r, then the dyad's three.
 
     ``a``, ``wa``, ``b``, ``wb``: each partner's values and weights (days, LANES); ``sums``: ITEM_ROWS rows.
-    Days 0 .. days - 2 take part in all of them, the last day only in the moments and the same day's.
     """
     sums[:] = 0.0
-    lagged = max(days - 1, 0)
-    blocked = lagged - lagged % DAYS_AT_ONCE
-    for t in range(0, blocked, DAYS_AT_ONCE):
-        _item_sums(a, wa, b, wb, t, DAYS_AT_ONCE, width, sums, True)
-    for t in range(blocked, days):
-        _item_sums(a, wa, b, wb, t, 1, width, sums, t < lagged)
+    _item_pass(a, wa, b, wb, days, width, sums, False)
     _to_mean(sums, MOMENT_A, width)
     _to_mean(sums, MOMENT_B, width)
     for row in (LAG_A, LAG_B, SAME_DAY, A_TO_B, B_TO_A):
         _to_means(sums, row, width)
-    for t in range(0, blocked, DAYS_AT_ONCE):
-        _item_products(a, wa, b, wb, t, DAYS_AT_ONCE, width, sums, True)
-    for t in range(blocked, days):
-        _item_products(a, wa, b, wb, t, 1, width, sums, t < lagged)
+    _item_pass(a, wa, b, wb, days, width, sums, True)
     _write_moment(sums, MOMENT_A, width, out, first, column)
     _write_pearson(sums, LAG_A, width, out, first, column + 2)
     _write_moment(sums, MOMENT_B, width, out, first, column + 3)
@@ -249,21 +259,24 @@ def _item_statistics(a, wa, b, wb, days, width, out, first, column, sums):
 
 
 @numba.njit(cache=True, inline="always")
-def _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, span, width, sums):
+def _cycle_terms(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, span, width, sums, deviations):
+    """The four cross-lags' terms of days ``t .. t + span - 1`` in either pass (see :func:`_cycle_statistics`)."""
     p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
-    _add_pair(pa, wpa, t, xb, wxb, t + 1, span, width, sums, p_a_to_w_b)
-    _add_pair(pb, wpb, t, xa, wxa, t + 1, span, width, sums, p_b_to_w_a)
-    _add_pair(xa, wxa, t, pb, wpb, t + 1, span, width, sums, w_a_to_p_b)
-    _add_pair(xb, wxb, t, pa, wpa, t + 1, span, width, sums, w_b_to_p_a)
+    _pair_terms(pa, wpa, t, xb, wxb, t + 1, span, width, sums, p_a_to_w_b, deviations)
+    _pair_terms(pb, wpb, t, xa, wxa, t + 1, span, width, sums, p_b_to_w_a, deviations)
+    _pair_terms(xa, wxa, t, pb, wpb, t + 1, span, width, sums, w_a_to_p_b, deviations)
+    _pair_terms(xb, wxb, t, pa, wpa, t + 1, span, width, sums, w_b_to_p_a, deviations)
 
 
 @numba.njit(cache=True, inline="always")
-def _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, span, width, sums):
-    p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
-    _add_products(pa, wpa, t, xb, wxb, t + 1, span, width, sums, p_a_to_w_b)
-    _add_products(pb, wpb, t, xa, wxa, t + 1, span, width, sums, p_b_to_w_a)
-    _add_products(xa, wxa, t, pb, wpb, t + 1, span, width, sums, w_a_to_p_b)
-    _add_products(xb, wxb, t, pa, wpa, t + 1, span, width, sums, w_b_to_p_a)
+def _cycle_pass(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, sums, deviations):
+    """One pass over the days of the four cross-lags (days 0 .. days - 2)."""
+    lagged = max(days - 1, 0)
+    blocked = lagged - lagged % DAYS_AT_ONCE
+    for t in range(0, blocked, DAYS_AT_ONCE):
+        _cycle_terms(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, DAYS_AT_ONCE, width, sums, deviations)
+    for t in range(blocked, lagged):
+        _cycle_terms(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, 1, width, sums, deviations)
 
 
 @numba.njit(cache=True, inline="always")
@@ -275,24 +288,15 @@ def _cycle_statistics(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, high, out
     """
     sums[:] = 0.0
     entered, flaring = ENTERED * LANES, FLARING * LANES
-    p_a_to_w_b, p_b_to_w_a, w_a_to_p_b, w_b_to_p_a = CROSS_LAGS
     for t in range(days):
         for c in range(width):
             both = wpa[t, c] * wxb[t, c] * wpb[t, c] * wxa[t, c]
             sums[entered + c] += both
             sums[flaring + c] += both * (max(pa[t, c] * xb[t, c], pb[t, c] * xa[t, c]) >= high)
-    lagged = max(days - 1, 0)
-    blocked = lagged - lagged % DAYS_AT_ONCE
-    for t in range(0, blocked, DAYS_AT_ONCE):
-        _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, DAYS_AT_ONCE, width, sums)
-    for t in range(blocked, lagged):
-        _cycle_sums(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, 1, width, sums)
+    _cycle_pass(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, sums, False)
     for row in CROSS_LAGS:
         _to_means(sums, row, width)
-    for t in range(0, blocked, DAYS_AT_ONCE):
-        _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, DAYS_AT_ONCE, width, sums)
-    for t in range(blocked, lagged):
-        _cycle_products(pa, wpa, pb, wpb, xa, wxa, xb, wxb, t, 1, width, sums)
+    _cycle_pass(pa, wpa, pb, wpb, xa, wxa, xb, wxb, days, width, sums, True)
     for j, row in enumerate(CROSS_LAGS):
         _write_pearson(sums, row, width, out, first, column + j)
     for c in range(width):
